@@ -1,0 +1,67 @@
+"""Device resolution, seeding and mixed precision shared by the estimators."""
+
+import contextlib
+
+import numpy as np
+import torch
+from sklearn.utils import check_random_state
+
+
+def resolve_device(device):
+    """Turn the ``device`` parameter into a concrete torch device string.
+
+    ``'auto'`` picks CUDA when it is available and the CPU otherwise.
+    """
+    if device is None or device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(
+            f"Unknown device {device!r}. Use 'auto', 'cpu', 'cuda' or 'cuda:N'."
+        ) from exc
+    if parsed.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device={device!r} was requested but CUDA is not available on this "
+            "machine. Use device='auto' (falls back to the CPU) or device='cpu'."
+        )
+    if parsed.type not in ("cpu", "cuda"):
+        raise ValueError(
+            f"Unsupported device {device!r}. Use 'auto', 'cpu', 'cuda' or 'cuda:N'."
+        )
+    return str(parsed)
+
+
+def torch_seed(random_state):
+    """Draw a torch seed from a scikit-learn ``random_state``."""
+    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+
+
+@contextlib.contextmanager
+def seeded(seed):
+    """Run a block with torch's global generators seeded, restoring them after.
+
+    The user's own torch random state is left as it was, so fitting is
+    repeatable without side effects.
+    """
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
+
+
+def autocast(device):
+    """bf16 autocast on CUDA, a no-op elsewhere."""
+    device_type = torch.device(device).type
+    return torch.autocast(
+        device_type=device_type, dtype=torch.bfloat16, enabled=device_type == "cuda"
+    )
+
+
+def to_float32(outputs):
+    """Cast a tensor or a tuple of tensors back to float32 after autocast."""
+    if isinstance(outputs, tuple):
+        return tuple(to_float32(out) for out in outputs)
+    if torch.is_tensor(outputs) and outputs.is_floating_point():
+        return outputs.float()
+    return outputs

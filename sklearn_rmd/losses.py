@@ -1,0 +1,127 @@
+"""Losses: SimSiam, relation distillation (edge and node), robust base losses,
+and Co-teaching's small-loss selection.
+
+Base losses return one value per sample so that Co-teaching can select.
+"""
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def simsiam_loss(p1, p2, z1, z2):
+    """Symmetrised negative cosine similarity with stop-gradient on ``z``."""
+    return -0.5 * (
+        F.cosine_similarity(p1, z2.detach(), dim=-1).mean()
+        + F.cosine_similarity(p2, z1.detach(), dim=-1).mean()
+    )
+
+
+class SimSiamLoss(nn.Module):
+    """``simsiam_loss`` as a criterion module for skorch."""
+
+    def forward(self, p1, p2, z1, z2):
+        return simsiam_loss(p1, p2, z1, z2)
+
+
+def pearson(a, b):
+    """Pearson correlation between every row of ``a`` and every row of ``b``.
+
+    Each row is centred on its own mean over features and scaled to unit
+    length, so the result is the cosine similarity of centred rows.
+    """
+    a = F.normalize(a - a.mean(dim=1, keepdim=True), dim=1)
+    b = F.normalize(b - b.mean(dim=1, keepdim=True), dim=1)
+    return a @ b.T
+
+
+def _rms(values, mask=None):
+    # Frobenius norm divided by the square root of the number of entries
+    # compared: the weights then do not depend on the batch size.
+    squared = values.square()
+    if mask is None:
+        mean = squared.mean()
+    else:
+        mean = (squared * mask).sum() / mask.sum().clamp_min(1)
+    return torch.sqrt(mean + 1e-12)
+
+
+def neighbor_mask(teacher_relations, n_neighbors):
+    """Mask of each row's ``n_neighbors`` strongest teacher relations (no self)."""
+    n = teacher_relations.shape[0]
+    scores = teacher_relations.detach().clone()
+    scores.fill_diagonal_(-math.inf)
+    top = scores.topk(min(n_neighbors, n - 1), dim=1).indices
+    return torch.zeros_like(scores).scatter_(1, top, 1.0)
+
+
+def relation_losses(teacher_nodes, student_nodes, n_neighbors=None):
+    """Edge and node matching losses between teacher and student batch graphs.
+
+    Parameters
+    ----------
+    teacher_nodes, student_nodes : tensor (n, d)
+      Teacher and student features mapped into the shared node space.
+
+    n_neighbors : int or None (default=None)
+      Restrict the edge term to each row's ``n_neighbors`` strongest teacher
+      relations; ``None`` compares the dense batch graphs.
+
+    Returns
+    -------
+    edge, node : tensor
+      ``||E_t - E_s||`` and ``||N_ts - I||``, each as the root mean square
+      over the compared entries (the Frobenius norm normalised by size).
+    """
+    e_t = pearson(teacher_nodes, teacher_nodes)
+    e_s = pearson(student_nodes, student_nodes)
+    n_ts = pearson(teacher_nodes, student_nodes)
+    n = e_t.shape[0]
+    mask = None
+    if n_neighbors is not None and n_neighbors < n - 1:
+        mask = neighbor_mask(e_t, n_neighbors)
+    edge = _rms(e_t - e_s, mask)
+    node = _rms(n_ts - torch.eye(n, device=n_ts.device, dtype=n_ts.dtype))
+    return edge, node
+
+
+def _given_label_probability(logits, y):
+    return torch.softmax(logits, dim=-1).gather(1, y.unsqueeze(1)).squeeze(1)
+
+
+def cross_entropy(logits, y):
+    """Per-sample cross-entropy."""
+    return F.cross_entropy(logits, y, reduction="none")
+
+
+def generalized_cross_entropy(logits, y, q=0.7):
+    """Per-sample GCE (Zhang & Sabuncu, 2018): ``(1 - p_y ** q) / q``."""
+    p_y = _given_label_probability(logits, y).clamp_min(1e-7)
+    return (1.0 - p_y.pow(q)) / q
+
+
+def symmetric_cross_entropy(logits, y, alpha=0.1, beta=1.0):
+    """Per-sample SCE (Wang et al., 2019): ``alpha * CE + beta * RCE``.
+
+    RCE takes ``log 0`` as ``log 1e-4`` (the paper's A = -4), which gives
+    ``RCE = -log(1e-4) * (1 - p_y)``.
+    """
+    p_y = _given_label_probability(logits, y)
+    reverse = -math.log(1e-4) * (1.0 - p_y)
+    return alpha * cross_entropy(logits, y) + beta * reverse
+
+
+def coteaching_selection(loss_a, loss_b, forget_rate):
+    """Indices each network keeps for its peer: the small-loss samples.
+
+    Returns ``(keep_a, keep_b)``: the ``n - round(forget_rate * n)`` samples
+    with the smallest loss under network a and under network b. Network a is
+    then updated on ``keep_b`` and network b on ``keep_a``.
+    """
+    n = loss_a.shape[0]
+    n_keep = max(n - int(round(forget_rate * n)), 1)
+    keep_a = torch.argsort(loss_a.detach())[:n_keep]
+    keep_b = torch.argsort(loss_b.detach())[:n_keep]
+    return keep_a, keep_b

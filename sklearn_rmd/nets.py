@@ -1,0 +1,247 @@
+"""skorch nets for the two stages and the stage-2 criterion.
+
+* :class:`SimSiamNet` trains the teacher encoder on two augmented views
+  (stage 1, relation modelling; labels unused).
+* :class:`RMDNet` trains the student network(s) on the noisy labels with
+  :class:`RelationDistillationLoss` (stage 2, relation-guided learning).
+
+Both batch in-memory data by index on the device (:class:`DeviceBatchLoader`)
+and run under bf16 autocast on CUDA with float32 outputs.
+"""
+
+import torch
+from skorch import NeuralNet
+from skorch.utils import to_tensor
+from torch import nn
+
+from ._device import autocast, to_float32
+from ._loader import DeviceBatchLoader
+from .losses import SimSiamLoss, coteaching_selection, relation_losses
+
+
+def forget_schedule(forget_rate, epoch, forget_epochs):
+    """Co-teaching's forget rate at ``epoch`` (0-based): a linear ramp."""
+    if forget_epochs <= 0:
+        return forget_rate
+    return forget_rate * min(epoch / forget_epochs, 1.0)
+
+
+class _DeviceDataMixin:
+    """Route the net's device to :class:`DeviceBatchLoader` and read ``x``."""
+
+    def get_params_for(self, prefix):
+        params = super().get_params_for(prefix)
+        if prefix in ("iterator_train", "iterator_valid"):
+            iterator = self.iterator_train if prefix == "iterator_train" else self.iterator_valid
+            if iterator is DeviceBatchLoader:
+                params["device"] = self.device
+        return params
+
+    def _inputs(self, x):
+        x = x["x"] if isinstance(x, dict) else x
+        return to_tensor(x, device=self.device)
+
+
+class SimSiamNet(_DeviceDataMixin, NeuralNet):
+    """Stage 1: self-supervised SimSiam training of the teacher encoder.
+
+    In training mode ``infer`` returns ``(p1, p2, z1, z2)`` for two views made
+    by ``augment``; in evaluation mode it returns the encoder's embedding.
+
+    Parameters
+    ----------
+    module : SimSiamModule
+      Encoder with projector and predictor.
+
+    augment : callable
+      ``augment(x) -> x'`` on a batch tensor, applied twice per batch.
+
+    **kwargs
+      Passed to :class:`skorch.NeuralNet`.
+    """
+
+    def __init__(self, module, *args, augment=None, criterion=SimSiamLoss, **kwargs):
+        super().__init__(module, criterion, *args, **kwargs)
+        self.augment = augment
+
+    def infer(self, x, **fit_params):
+        x = self._inputs(x)
+        if self.module_.training:
+            view1, view2 = self.augment(x), self.augment(x)
+            with autocast(self.device):
+                return to_float32(self.module_.views(view1, view2))
+        with autocast(self.device):
+            return to_float32(self.module_(x))
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        return self.criterion_(*y_pred)
+
+
+class RelationDistillationLoss(nn.Module):
+    """Stage-2 criterion: base loss plus the relation term, per network.
+
+    Holds what only training needs (teacher features, node layers, the frozen
+    teacher for online features), so trimming the net for prediction drops it.
+
+    Parameters
+    ----------
+    base_loss : callable
+      ``base_loss(logits, y) -> per-sample loss``.
+
+    student_dim : int
+      Embedding size of each student network.
+
+    n_networks : int
+      1, or 2 for Co-teaching.
+
+    teacher_features : tensor (n_samples, d_t) or None
+      Precomputed teacher embeddings, looked up by sample index.
+
+    teacher_encoder : nn.Module or None
+      Frozen teacher run on the student's batch view (online features).
+
+    teacher_dim : int
+      Teacher embedding size.
+
+    relation_dim : int
+      Size of the shared node space.
+
+    relation_weight, node_weight, edge_weight : float
+      ``L = L_base + relation_weight * (node_weight * L_node + edge_weight * L_edge)``.
+
+    n_neighbors : int or None
+      Edge term on each row's K strongest teacher relations; None = dense.
+
+    forget_rate : float
+      Co-teaching's final share of large-loss samples dropped per batch.
+
+    forget_epochs : int
+      Epochs over which the forget rate ramps up from 0.
+    """
+
+    def __init__(self, base_loss, student_dim, n_networks=1, teacher_features=None,
+                 teacher_encoder=None, teacher_dim=None, relation_dim=128,
+                 relation_weight=1.0, node_weight=1.0, edge_weight=0.3,
+                 n_neighbors=None, forget_rate=0.0, forget_epochs=10):
+        super().__init__()
+        self.base_loss = base_loss
+        self.relation_weight = relation_weight
+        self.node_weight = node_weight
+        self.edge_weight = edge_weight
+        self.n_neighbors = n_neighbors
+        self.forget_rate = forget_rate
+        self.forget_epochs = forget_epochs
+        self.register_buffer("teacher_features", teacher_features)
+        self.teacher_encoder = teacher_encoder
+        if teacher_encoder is not None:
+            teacher_encoder.requires_grad_(False)
+        self.node_teacher = nn.ModuleList()
+        self.node_student = nn.ModuleList()
+        if self.uses_relations:
+            for _ in range(n_networks):
+                self.node_teacher.append(nn.Linear(teacher_dim, relation_dim))
+                self.node_student.append(nn.Linear(student_dim, relation_dim))
+
+    @property
+    def uses_relations(self):
+        return self.relation_weight > 0 and (self.node_weight > 0 or self.edge_weight > 0)
+
+    def train(self, mode=True):
+        super().train(mode)
+        if self.teacher_encoder is not None:
+            # The teacher is frozen: its batch-norm statistics must not move.
+            self.teacher_encoder.eval()
+        return self
+
+    def teacher_batch(self, index, view):
+        """Teacher features of a batch, looked up or computed on ``view``."""
+        if self.teacher_encoder is not None:
+            with torch.no_grad():
+                return self.teacher_encoder(view).float()
+        return self.teacher_features[index]
+
+    def base_terms(self, logits, y, epoch, training):
+        """Mean base loss of each network (Co-teaching exchanges samples)."""
+        per_sample = [self.base_loss(logits[:, i], y) for i in range(logits.shape[1])]
+        if len(per_sample) == 2 and training:
+            rate = forget_schedule(self.forget_rate, epoch, self.forget_epochs)
+            keep_a, keep_b = coteaching_selection(per_sample[0], per_sample[1], rate)
+            return [per_sample[0][keep_b].mean(), per_sample[1][keep_a].mean()]
+        return [loss.mean() for loss in per_sample]
+
+    def forward(self, logits, embeddings, y, index=None, view=None, epoch=0, training=True):
+        """Return a dict with the total ``loss`` and its ``base``, ``edge``, ``node`` terms."""
+        base = self.base_terms(logits, y, epoch, training)
+        terms = {"base": torch.stack(base).mean()}
+        total = torch.stack(base).sum()
+        if training and self.uses_relations:
+            teacher = self.teacher_batch(index, view)
+            edges, nodes = [], []
+            for i, (node_t, node_s) in enumerate(zip(self.node_teacher, self.node_student)):
+                edge, node = relation_losses(node_t(teacher), node_s(embeddings[:, i]),
+                                             self.n_neighbors)
+                edges.append(edge)
+                nodes.append(node)
+            edge, node = torch.stack(edges), torch.stack(nodes)
+            total = total + self.relation_weight * (
+                self.node_weight * node.sum() + self.edge_weight * edge.sum()
+            )
+            terms["edge"], terms["node"] = edge.mean(), node.mean()
+        terms["loss"] = total
+        return terms
+
+
+class RMDNet(_DeviceDataMixin, NeuralNet):
+    """Stage 2: the student network(s) trained with :class:`RelationDistillationLoss`.
+
+    Input is a dict ``{'x': rows, 'index': sample indices}``; ``index`` finds
+    each row's teacher features. Logged per batch: ``train_<name>`` for the
+    base loss and, when the relation term is on, ``train_edge`` and
+    ``train_node``.
+
+    Parameters
+    ----------
+    module : Students
+      The student network(s).
+
+    criterion : RelationDistillationLoss
+      The stage-2 loss.
+
+    augment : callable or None (default=None)
+      Augmentation of the student's batch view during training.
+
+    base_name : str (default='ce')
+      Name of the base-loss column in the history.
+
+    **kwargs
+      Passed to :class:`skorch.NeuralNet`.
+    """
+
+    def __init__(self, module, criterion, *args, augment=None, base_name="ce", **kwargs):
+        super().__init__(module, criterion, *args, **kwargs)
+        self.augment = augment
+        self.base_name = base_name
+
+    def infer(self, x, **fit_params):
+        view = self._inputs(x)
+        if self.module_.training and self.augment is not None:
+            view = self.augment(view)
+        with autocast(self.device):
+            logits, embeddings = to_float32(self.module_(view))
+        if self.module_.training:
+            return logits, embeddings, view
+        return logits, embeddings
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        logits, embeddings = y_pred[:2]
+        view = y_pred[2] if len(y_pred) > 2 else None
+        terms = self.criterion_(
+            logits, embeddings, to_tensor(y_true, device=self.device).long(),
+            index=X["index"], view=view, epoch=len(self.history) - 1, training=training,
+        )
+        if training:
+            self.history.record_batch(f"train_{self.base_name}", terms["base"].item())
+            for key in ("edge", "node"):
+                if key in terms:
+                    self.history.record_batch(f"train_{key}", terms[key].item())
+        return terms["loss"]
