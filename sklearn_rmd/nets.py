@@ -37,6 +37,15 @@ class _DeviceDataMixin:
                 params["device"] = self.device
         return params
 
+    def trim_for_prediction(self):
+        """Trim as skorch does, and drop the constructor's module instance.
+
+        ``module_`` holds the trained weights; ``module`` would pickle them a
+        second time.
+        """
+        super().trim_for_prediction()
+        self.module = None
+
     def _inputs(self, x):
         x = x["x"] if isinstance(x, dict) else x
         return to_tensor(x, device=self.device)
@@ -75,6 +84,12 @@ class SimSiamNet(_DeviceDataMixin, NeuralNet):
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         return self.criterion_(*y_pred)
+
+    def trim_for_prediction(self):
+        """Keep only the encoder: the SimSiam heads serve training alone."""
+        super().trim_for_prediction()
+        self.module_.projector = nn.Identity()
+        self.module_.predictor = nn.Identity()
 
 
 class RelationDistillationLoss(nn.Module):
