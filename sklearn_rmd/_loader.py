@@ -2,6 +2,7 @@
 
 import torch
 from skorch.utils import to_tensor
+from torch.utils.data import Subset
 
 
 def _take(data, index):
@@ -19,8 +20,9 @@ class DeviceBatchLoader:
 
     Parameters
     ----------
-    dataset : skorch.dataset.Dataset
-      Holds ``X`` (array or dict of arrays) and ``y`` (array or None).
+    dataset : skorch.dataset.Dataset or Subset of one
+      Holds ``X`` (array or dict of arrays) and ``y`` (array or None); a
+      ``Subset`` (skorch's validation split) selects rows of it.
 
     batch_size : int
       Rows per batch.
@@ -46,10 +48,14 @@ class DeviceBatchLoader:
         self.generator = generator
         self.drop_last = drop_last
         self.device = device
-        self._X = to_tensor(dataset.X, device=device)
-        y = dataset.y
-        self._y = None if y is None else to_tensor(y, device=device)
-        self._n = len(dataset)
+        rows = slice(None)
+        if isinstance(dataset, Subset):
+            rows = torch.as_tensor(dataset.indices)
+            dataset = dataset.dataset
+        self._X = _take(to_tensor(dataset.X, device="cpu"), rows)
+        self._X = to_tensor(self._X, device=device)
+        self._y = None if dataset.y is None else to_tensor(dataset.y, device="cpu")[rows].to(device)
+        self._n = len(rows) if isinstance(rows, torch.Tensor) else len(dataset)
 
     def __len__(self):
         if self.drop_last:

@@ -1,0 +1,204 @@
+"""Plug-and-play benchmark: each base method alone and with RMD, plus CE ablations.
+
+Protocol
+--------
+* Data: digits as flat rows (MLP) and as ``input_shape=(1, 8, 8)`` images
+  (CNN), X/16, stratified 70/30 split per seed; and one synthetic tabular
+  problem (``make_classification``: 3000 rows, 20 features, 10 informative,
+  5 classes, standardised), same split rule.
+* Noise on the training part only (``make_noisy_labels``, exact counts):
+  symmetric 20% and 50%, pair 40%. Seeds 0, 1, 2.
+* Base methods CE, GCE, SCE, Co-teaching: "alone" is
+  ``RMDClassifier(base_loss=b, relation_weight=0, init_from_teacher=False)``
+  (no stage 1 at all); "+RMD" is ``RMDClassifier(base_loss=b)`` with every
+  other default. Co-teaching alone is given ``forget_rate`` = the true noise
+  rate (it has no teacher to estimate one); with RMD it estimates it.
+* CE ablations (each a single switch away from "+RMD"): relation term off
+  (teacher init only), edge only, node only, edge term on each row's 10
+  strongest teacher relations, student not initialised from the teacher,
+  online teacher features on augmented student views, and student
+  augmentation alone.
+* Same network, optimiser and epochs everywhere (the estimator defaults,
+  early stopping included). The stage-1 teacher depends only on X and the
+  seed, so it is trained once per (data, seed) and shared by every "+RMD"
+  variant (``RMDClassifier._fit(..., teacher=...)``, the same path the
+  detector uses) instead of being retrained 10 times.
+
+Run ``python benchmarks/bench_plug_and_play.py``; ``--quick`` for a smoke run.
+Writes ``benchmarks/results/plug_and_play.{json,md}``.
+"""
+
+import argparse
+import copy
+import warnings
+
+from _common import pin_threads
+
+pin_threads()
+
+import numpy as np  # noqa: E402
+from sklearn.datasets import make_classification  # noqa: E402
+from sklearn.model_selection import train_test_split  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
+
+from _common import RESULTS_DIR, digits_split, environment_info, write_results  # noqa: E402
+from sklearn_rmd import RMDClassifier  # noqa: E402
+from sklearn_rmd._device import seeded, torch_seed  # noqa: E402
+from sklearn_rmd.noise import make_noisy_labels  # noqa: E402
+
+DATASETS = {"digits-flat": None, "digits-cnn": (1, 8, 8), "synthetic": None}
+NOISES = {"sym20": ("symmetric", 0.2), "sym50": ("symmetric", 0.5), "pair40": ("pair", 0.4)}
+BASES = ("ce", "gce", "sce", "coteaching")
+ABLATIONS = {
+    "ce: relation off (teacher init only)": dict(relation_weight=0),
+    "ce: edge only": dict(node_weight=0),
+    "ce: node only": dict(edge_weight=0),
+    "ce: edge on 10 strongest relations": dict(n_neighbors=10),
+    "ce: no teacher init": dict(init_from_teacher=False),
+    "ce: online teacher, augmented views": dict(teacher_features="online", student_augment=True),
+    "ce: augmented views, precomputed teacher": dict(student_augment=True),
+}
+
+
+def load(dataset, seed):
+    if dataset != "synthetic":
+        return digits_split(seed)
+    X, y = make_classification(3000, 20, n_informative=10, n_classes=5, n_clusters_per_class=2,
+                               class_sep=1.5, random_state=0)
+    X = StandardScaler().fit_transform(X).astype(np.float32)
+    return train_test_split(X, y, test_size=0.3, stratify=y, random_state=seed)
+
+
+def shared_teacher(X, input_shape, seed, overrides):
+    """Stage 1 once, with the defaults and the seed ``fit`` would use."""
+    model = RMDClassifier(input_shape=input_shape, random_state=seed, **overrides)
+    model._setup(np.arange(2), X.shape[1])
+    with seeded(torch_seed(seed)):
+        return model._fit_teacher(X, torch_seed(seed))
+
+
+def fit_score(params, X, y, X_test, y_test, seed, teacher=None):
+    """Clean-test accuracy of ``RMDClassifier(**params)`` fit on noisy ``y``."""
+    model = RMDClassifier(**params, random_state=seed)
+    if teacher is None:
+        model.fit(X, y)
+    else:
+        classes, encoded = np.unique(y, return_inverse=True)
+        model._setup(classes, X.shape[1]).n_features_in_ = X.shape[1]
+        model._fit(X, encoded.astype(np.int64), teacher=copy.deepcopy(teacher))
+    return float(model.score(X_test, y_test))
+
+
+def variants(rate):
+    """(row name, params, uses the shared teacher) for every compared model."""
+    rows = []
+    for base in BASES:
+        alone = dict(base_loss=base, relation_weight=0, init_from_teacher=False)
+        if base == "coteaching":
+            alone["forget_rate"] = rate
+        rows.append((f"{base} alone", alone, False))
+        rows.append((f"{base} + RMD", dict(base_loss=base), True))
+    rows += [(name, params, True) for name, params in ABLATIONS.items()]
+    return rows
+
+
+def run(args):
+    env = environment_info()
+    print("environment:", env, flush=True)
+    overrides = dict(pretrain_epochs=2, max_epochs=2) if args.quick else {}
+    records = []
+    for dataset in args.datasets:
+        shape = DATASETS[dataset]
+        for seed in args.seeds:
+            X_train, X_test, y_train, y_test = load(dataset, seed)
+            teacher = shared_teacher(X_train, shape, seed, overrides)
+            for noise in args.noise:
+                kind, rate = NOISES[noise]
+                y_noisy, _ = make_noisy_labels(y_train, rate, kind=kind, random_state=seed)
+                for name, params, shares in variants(rate):
+                    params = dict(params, input_shape=shape, **overrides)
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore", UserWarning)
+                        accuracy = fit_score(params, X_train, y_noisy, X_test, y_test, seed,
+                                             teacher if shares else None)
+                    records.append(dict(dataset=dataset, noise=noise, seed=seed, row=name,
+                                        accuracy=accuracy))
+                print(f"{dataset} {noise} seed {seed}: "
+                      + ", ".join(f"{r['row']} {r['accuracy']:.3f}" for r in records
+                                  if (r["dataset"], r["noise"], r["seed"]) == (dataset, noise, seed)),
+                      flush=True)
+    summary = summarize(records)
+    table = markdown(summary, env, args)
+    paths = write_results(args.out, dict(benchmark="plug_and_play", quick=args.quick,
+                                         environment=env, seeds=args.seeds, records=records,
+                                         summary=summary), table)
+    print("\n" + table)
+    print("written:", *paths)
+
+
+def summarize(records):
+    """Mean and std of accuracy per (dataset, noise, row)."""
+    groups = {}
+    for r in records:
+        groups.setdefault((r["dataset"], r["noise"], r["row"]), []).append(r["accuracy"])
+    return [dict(dataset=d, noise=n, row=row, mean=float(np.mean(v)), std=float(np.std(v)),
+                 n_seeds=len(v)) for (d, n, row), v in groups.items()]
+
+
+def markdown(summary, env, args):
+    cell = {(s["dataset"], s["noise"], s["row"]): s for s in summary}
+    columns = [(d, n) for d in args.datasets for n in args.noise]
+    rows = [name for name, _, _ in variants(0.5)]
+    lines = [
+        "# Plug-and-play benchmark (generated by benchmarks/bench_plug_and_play.py)",
+        "",
+        "Do not edit by hand: rerun the script."
+        + (" **Smoke run (--quick): numbers are meaningless.**" if args.quick else ""),
+        "",
+        f"Device {env['device']}, 1 thread; torch {env['torch']}, skorch {env['skorch']}; "
+        f"commit {env['git_commit']}. Seeds {args.seeds}. Clean-test accuracy, mean ± std.",
+        "",
+        "| method | " + " | ".join(f"{d} {n}" for d, n in columns) + " |",
+        "|---" * (len(columns) + 1) + "|",
+    ]
+    for row in rows:
+        values = [cell.get((d, n, row)) for d, n in columns]
+        lines.append(f"| {row} | " + " | ".join(
+            "n/a" if v is None else f"{v['mean']:.3f} ± {v['std']:.3f}" for v in values) + " |")
+    lines += ["", "## RMD gain over each base method alone (points)", "",
+              "| base | " + " | ".join(f"{d} {n}" for d, n in columns) + " | mean | every row ≥ 0 |",
+              "|---" * (len(columns) + 3) + "|"]
+    sym50 = []
+    for base in BASES:
+        gains = []
+        for d, n in columns:
+            alone, plus = cell.get((d, n, f"{base} alone")), cell.get((d, n, f"{base} + RMD"))
+            gains.append(None if alone is None or plus is None else 100 * (plus["mean"] - alone["mean"]))
+            if n == "sym50" and gains[-1] is not None:
+                sym50.append(gains[-1])
+        known = [g for g in gains if g is not None]
+        lines.append(f"| {base} | " + " | ".join("n/a" if g is None else f"{g:+.1f}" for g in gains)
+                     + f" | {np.mean(known):+.1f} | {'yes' if min(known) >= 0 else '**no**'} |")
+    if sym50:
+        lines += ["", f"Mean gain at symmetric 50%: {np.mean(sym50):+.1f} points "
+                      f"(target: at least +3; {'pass' if np.mean(sym50) >= 3 else '**fail**'})."]
+    return "\n".join(lines) + "\n"
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smoke run: 1 seed, 2 epochs")
+    parser.add_argument("--datasets", nargs="+", choices=list(DATASETS), default=list(DATASETS))
+    parser.add_argument("--noise", nargs="+", choices=list(NOISES), default=list(NOISES))
+    parser.add_argument("--seeds", nargs="+", type=int, default=None)
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args(argv)
+    if args.seeds is None:
+        args.seeds = [0] if args.quick else [0, 1, 2]
+    if args.out is None:
+        args.out = str(RESULTS_DIR / ("quick/plug_and_play" if args.quick else "plug_and_play"))
+    return args
+
+
+if __name__ == "__main__":
+    run(parse_args())
