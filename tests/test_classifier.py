@@ -304,3 +304,41 @@ def test_model_saved_for_cuda_predicts_on_cpu_only_machine(fitted, tabular, monk
     assert str(loaded.net_.device) == "cpu"
     np.testing.assert_array_equal(loaded.predict_proba(tabular[0]),
                                   fitted.predict_proba(tabular[0]))
+
+
+def test_early_stopping_stops_and_keeps_the_best_epoch(tabular):
+    X, y = tabular
+    model = fast(max_epochs=40, n_iter_no_change=2).fit(X, y)
+    valid_acc = model.history_[:, "valid_acc"]
+    assert len(model.history_) < 40
+    best = int(np.argmax(valid_acc))
+    # Patience 2: training ran exactly two epochs past the best one.
+    assert len(valid_acc) - 1 - best == 2
+
+
+def test_early_stopping_off_trains_every_epoch_on_all_rows(tabular):
+    X, y = tabular
+    model = fast(max_epochs=4, early_stopping=False).fit(X, y)
+    assert len(model.history_) == 4
+    assert "valid_acc" not in model.history_[-1]
+    assert sum(model.history_[-1, "batches", :, "train_batch_size"]) == len(X)
+
+
+def test_early_stopping_holds_out_validation_fraction(tabular):
+    X, y = tabular
+    model = fast(max_epochs=1, validation_fraction=0.25).fit(X, y)
+    assert sum(model.history_[-1, "batches", :, "train_batch_size"]) == len(X) - 40
+
+
+def test_early_stopping_skipped_on_too_few_rows(tabular):
+    X, y = tabular
+    with pytest.warns(UserWarning, match="early_stopping was skipped"):
+        model = fast(max_epochs=2).fit(X[:12], y[:12])
+    assert "valid_acc" not in model.history_[-1]
+
+
+@pytest.mark.parametrize("fraction", [0, 1, 1.5])
+def test_validation_fraction_out_of_range(tabular, fraction):
+    X, y = tabular
+    with pytest.raises(ValueError, match="validation_fraction"):
+        fast(validation_fraction=fraction).fit(X, y)
