@@ -1,0 +1,109 @@
+"""Helpers shared by the benchmark scripts: threads, environment, data, output.
+
+Call :func:`pin_threads` before numpy or torch is imported anywhere, so that
+timings do not depend on how many BLAS or OpenMP threads happen to be free::
+
+    from _common import pin_threads
+    pin_threads()
+    import numpy as np  # noqa: E402
+"""
+
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def pin_threads():
+    """Run numpy, BLAS and torch on one thread each.
+
+    Sets the thread variables in ``os.environ`` (effective for numpy only if
+    it is not imported yet) and calls ``torch.set_num_threads(1)``.
+    """
+    for name in _THREAD_VARIABLES:
+        os.environ[name] = "1"
+    import torch
+
+    torch.set_num_threads(1)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:  # already set, or parallel work has started
+        pass
+
+
+def _git_commit():
+    root = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                                text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=root, capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return commit + ("+dirty" if dirty.strip() else "")
+
+
+def environment_info():
+    """Versions, device and thread settings to store next to the results."""
+    import numpy
+    import sklearn
+    import skorch
+    import torch
+
+    import sklearn_rmd
+
+    cuda = torch.cuda.is_available()
+    return {
+        "device": "cuda" if cuda else "cpu",
+        "gpu": torch.cuda.get_device_name(0) if cuda else None,
+        "cpu_count": os.cpu_count(),
+        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "torch_threads": torch.get_num_threads(),
+        "thread_env": {name: os.environ.get(name) for name in _THREAD_VARIABLES},
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "torch": torch.__version__,
+        "skorch": skorch.__version__,
+        "sklearn": sklearn.__version__,
+        "numpy": numpy.__version__,
+        "sklearn_rmd": sklearn_rmd.__version__,
+        "git_commit": _git_commit(),
+    }
+
+
+def digits_split(seed):
+    """Digits scaled to [0, 1] (X / 16), split 70/30 stratified with ``seed``.
+
+    Returns ``X_train, X_test, y_train, y_test`` (float32 rows, int64 labels).
+    """
+    import numpy as np
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    X, y = load_digits(return_X_y=True)
+    X = (X / 16.0).astype(np.float32)
+    return train_test_split(X, y.astype(np.int64), test_size=0.3, stratify=y,
+                            random_state=seed)
+
+
+def write_results(name, rows, markdown):
+    """Write ``<prefix>.json`` (``rows``, any JSON-able object) and ``<prefix>.md``.
+
+    ``name`` without a directory part ('classifier') goes to
+    ``benchmarks/results/``; a path ('/tmp/x/classifier') is used as given.
+    Returns the two paths.
+    """
+    prefix = Path(name)
+    if prefix.parent == Path("."):
+        prefix = RESULTS_DIR / prefix
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    json_path = prefix.with_name(prefix.name + ".json")
+    md_path = prefix.with_name(prefix.name + ".md")
+    json_path.write_text(json.dumps(rows, indent=2, default=str) + "\n")
+    md_path.write_text(markdown if markdown.endswith("\n") else markdown + "\n")
+    return json_path, md_path
