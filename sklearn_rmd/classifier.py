@@ -39,12 +39,13 @@ def noisy_accuracy(net, X, y):
     return float(np.mean(net.predict_proba(X).argmax(axis=1) == np.asarray(y)))
 
 
-def estimate_noise_rate(embeddings, y, n_neighbors=10):
+def estimate_noise_rate(embeddings, y, n_neighbors=None):
     """Share of rows whose label disagrees with their teacher-space neighbours.
 
     A label-free estimate used for Co-teaching's forget rate when none is given.
+    ``n_neighbors=None`` uses 10.
     """
-    n_neighbors = min(n_neighbors, len(y) - 1)
+    n_neighbors = min(n_neighbors or 10, len(y) - 1)
     indices, similarities = knn_graph(embeddings, n_neighbors)
     votes = neighbor_label_distribution(indices, similarities, y, int(y.max()) + 1)
     return float(np.mean(votes.argmax(axis=1) != y))
@@ -285,6 +286,11 @@ class RMDClassifier(ClassifierMixin, BaseEstimator):
                      "weight_decay", "augment_strength", "forget_epochs"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name}={getattr(self, name)} must be non-negative.")
+        for name in ("lr", "pretrain_lr"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name}={getattr(self, name)} must be positive.")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout={self.dropout} must be in [0, 1).")
         if not 0 < self.validation_fraction < 1:
             raise ValueError(
                 f"validation_fraction={self.validation_fraction} must be in (0, 1)."
@@ -516,7 +522,8 @@ class RMDClassifier(ClassifierMixin, BaseEstimator):
                 self.forget_rate_ = self.forget_rate
                 if self.forget_rate_ is None:
                     embeddings = teacher.forward({"x": X}).numpy()
-                    self.forget_rate_ = min(estimate_noise_rate(embeddings, y_encoded), 0.5)
+                    self.forget_rate_ = min(
+                        estimate_noise_rate(embeddings, y_encoded, self.n_neighbors), 0.5)
             self.net_ = self._fit_student(X, y_encoded, teacher, seed)
         self.history_ = History(copy.deepcopy(list(self.net_.history)))
         self.net_.trim_for_prediction()

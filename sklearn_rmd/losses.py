@@ -57,7 +57,7 @@ def neighbor_mask(teacher_relations, n_neighbors):
     return torch.zeros_like(scores).scatter_(1, top, 1.0)
 
 
-def relation_losses(teacher_nodes, student_nodes, n_neighbors=None):
+def relation_losses(teacher_nodes, student_nodes, mask=None):
     """Edge and node matching losses between teacher and student batch graphs.
 
     Parameters
@@ -65,9 +65,9 @@ def relation_losses(teacher_nodes, student_nodes, n_neighbors=None):
     teacher_nodes, student_nodes : tensor (n, d)
       Teacher and student features mapped into the shared node space.
 
-    n_neighbors : int or None (default=None)
-      Restrict the edge term to each row's ``n_neighbors`` strongest teacher
-      relations; ``None`` compares the dense batch graphs.
+    mask : tensor (n, n) or None (default=None)
+      Which relations the edge term compares (see :func:`neighbor_mask`);
+      ``None`` compares the dense batch graphs.
 
     Returns
     -------
@@ -78,12 +78,8 @@ def relation_losses(teacher_nodes, student_nodes, n_neighbors=None):
     e_t = pearson(teacher_nodes, teacher_nodes)
     e_s = pearson(student_nodes, student_nodes)
     n_ts = pearson(teacher_nodes, student_nodes)
-    n = e_t.shape[0]
-    mask = None
-    if n_neighbors is not None and n_neighbors < n - 1:
-        mask = neighbor_mask(e_t, n_neighbors)
     edge = _rms(e_t - e_s, mask)
-    node = _rms(n_ts - torch.eye(n, device=n_ts.device, dtype=n_ts.dtype))
+    node = _rms(n_ts - torch.eye(n_ts.shape[0], device=n_ts.device, dtype=n_ts.dtype))
     return edge, node
 
 

@@ -16,7 +16,8 @@ from torch import nn
 
 from ._device import autocast, to_float32
 from ._loader import DeviceBatchLoader
-from .losses import SimSiamLoss, coteaching_selection, relation_losses
+from .losses import (SimSiamLoss, coteaching_selection, neighbor_mask, pearson,
+                     relation_losses)
 
 
 def forget_schedule(forget_rate, epoch, forget_epochs):
@@ -175,6 +176,14 @@ class RelationDistillationLoss(nn.Module):
                 return self.teacher_encoder(view).float()
         return self.teacher_features[index]
 
+    def edge_mask(self, teacher):
+        """Each row's ``n_neighbors`` strongest relations in the frozen teacher's
+        own features, or None for the dense graph."""
+        n = teacher.shape[0]
+        if self.n_neighbors is None or self.n_neighbors >= n - 1:
+            return None
+        return neighbor_mask(pearson(teacher, teacher), self.n_neighbors)
+
     def base_terms(self, logits, y, epoch, training):
         """Mean base loss of each network (Co-teaching exchanges samples)."""
         per_sample = [self.base_loss(logits[:, i], y) for i in range(logits.shape[1])]
@@ -191,10 +200,10 @@ class RelationDistillationLoss(nn.Module):
         total = torch.stack(base).sum()
         if training and self.uses_relations:
             teacher = self.teacher_batch(index, view)
+            mask = self.edge_mask(teacher)
             edges, nodes = [], []
             for i, (node_t, node_s) in enumerate(zip(self.node_teacher, self.node_student)):
-                edge, node = relation_losses(node_t(teacher), node_s(embeddings[:, i]),
-                                             self.n_neighbors)
+                edge, node = relation_losses(node_t(teacher), node_s(embeddings[:, i]), mask)
                 edges.append(edge)
                 nodes.append(node)
             edge, node = torch.stack(edges), torch.stack(nodes)

@@ -9,7 +9,7 @@ import torch
 from sklearn_rmd.losses import (coteaching_selection, cross_entropy,
                                 generalized_cross_entropy, neighbor_mask, pearson,
                                 relation_losses, simsiam_loss, symmetric_cross_entropy)
-from sklearn_rmd.nets import forget_schedule
+from sklearn_rmd.nets import RelationDistillationLoss, forget_schedule
 
 
 def uncorrelated_rows(n, d):
@@ -73,15 +73,23 @@ def test_neighbor_mask_keeps_k_strongest_without_diagonal():
     assert torch.equal(mask, expected)
 
 
-def test_edge_loss_with_neighbors_compares_only_the_kept_entries():
+def test_edge_loss_with_mask_compares_only_the_kept_entries():
     teacher, student = torch.randn(12, 6), torch.randn(12, 6)
-    mask = neighbor_mask(pearson(teacher, teacher), 3).bool()
+    mask = neighbor_mask(pearson(teacher, teacher), 3)
     diff = pearson(teacher, teacher) - pearson(student, student)
-    edge, _ = relation_losses(teacher, student, n_neighbors=3)
-    assert edge.item() == pytest.approx(math.sqrt((diff[mask] ** 2).mean().item()), rel=1e-5)
-    # K >= n - 1 keeps every off-diagonal entry: the dense loss (diagonal differences are 0).
-    dense, _ = relation_losses(teacher, student)
-    assert relation_losses(teacher, student, n_neighbors=11)[0].item() == dense.item()
+    edge, _ = relation_losses(teacher, student, mask)
+    assert edge.item() == pytest.approx(math.sqrt((diff[mask.bool()] ** 2).mean().item()),
+                                        rel=1e-5)
+
+
+def test_edge_mask_comes_from_the_raw_teacher_features():
+    loss = RelationDistillationLoss(cross_entropy, student_dim=4, teacher_dim=6,
+                                    relation_dim=5, n_neighbors=3)
+    teacher = torch.randn(12, 6)
+    assert torch.equal(loss.edge_mask(teacher), neighbor_mask(pearson(teacher, teacher), 3))
+    # K >= n - 1 keeps every relation: the dense graph.
+    assert loss.edge_mask(teacher[:4]) is None
+    assert RelationDistillationLoss(cross_entropy, 4, teacher_dim=6).edge_mask(teacher) is None
 
 
 def test_edge_loss_does_not_scale_with_batch_size():
