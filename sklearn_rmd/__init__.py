@@ -1,6 +1,7 @@
 """sklearn-rmd: learning with noisy labels through Relation Modeling and Distillation."""
 
 from .classifier import RMDClassifier
+from .detector import NoisyLabelDetector
 
-__all__ = ["RMDClassifier"]
+__all__ = ["NoisyLabelDetector", "RMDClassifier"]
 __version__ = "0.1.0"

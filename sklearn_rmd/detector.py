@@ -1,0 +1,752 @@
+"""NoisyLabelDetector: find the rows whose label is probably wrong.
+
+Evidence per row, combined into one probability matrix over the classes:
+
+* relation evidence: the similarity-weighted labels of the row's K nearest
+  neighbours (cosine), in the input space and in the frozen, label-free
+  teacher's embedding space (see :mod:`sklearn_rmd.graph`; memory O(N*K));
+* confidence evidence: out-of-sample class probabilities from the
+  RMD-trained network, cross-fitted over ``cv`` folds (one teacher is shared
+  by every fold), or read from the training dynamics of a single fit.
+
+A cut-off in the spirit of confident learning (Northcutt et al., JAIR 2021)
+then estimates how many labels are wrong (per-class thresholds, confident
+joint) and flags that many of the lowest-quality rows.
+"""
+
+import copy
+import numbers
+import warnings
+
+import numpy as np
+import torch
+from skorch.callbacks import Callback
+from sklearn.base import BaseEstimator, clone
+from sklearn.model_selection import StratifiedKFold, check_cv
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._device import resolve_device, seeded, torch_seed
+from .classifier import RMDClassifier
+from .graph import knn_graph, neighbor_label_distribution
+
+MODES = ("cv", "single")
+SPACES = ("input", "teacher")
+ACTIONS = ("remove", "relabel")
+
+# Settings of the default network, chosen by measurement for out-of-sample
+# probabilities (digits, exact symmetric 20/40% and pair 40% noise, 3 seeds;
+# make_classification 3000 x 20, 5 classes):
+# * 10 stage-2 epochs, probabilities averaged over the epochs: training stops
+#   before the network memorises the wrong labels; 20 epochs, or the last
+#   epoch's probabilities, detect worse (F1 -0.02 to -0.15) and cost more;
+# * relation_weight=0: the teacher still initialises the student and gives the
+#   neighbour evidence; the relation term changed F1 by < 0.003 at 10 epochs
+#   and doubled the cost of each fold;
+# * no early-stopping split: every training row of a fold is used.
+DEFAULT_NETWORK = dict(pretrain_epochs=10, max_epochs=10, relation_weight=0.0,
+                       early_stopping=False)
+
+
+# ---------------------------------------------------------------- callbacks
+class _HeldOutProbabilities(Callback):
+    """Average the held-out rows' probabilities over the training epochs."""
+
+    def __init__(self, X_held_out):
+        self.X_held_out = X_held_out
+
+    def initialize(self):
+        self.total_, self.n_epochs_ = None, 0
+        return self
+
+    def on_epoch_end(self, net, **kwargs):
+        proba = net.predict_proba({"x": self.X_held_out}).astype(np.float64)
+        self.total_ = proba if self.total_ is None else self.total_ + proba
+        self.n_epochs_ += 1
+
+    def mean(self):
+        return self.total_ / max(self.n_epochs_, 1)
+
+
+class _TrainingDynamics(Callback):
+    """Average each row's training-batch probabilities over the epochs."""
+
+    def __init__(self, n_samples, n_classes):
+        self.n_samples = n_samples
+        self.n_classes = n_classes
+
+    def initialize(self):
+        self.total_ = np.zeros((self.n_samples, self.n_classes))
+        self.seen_ = np.zeros(self.n_samples)
+        return self
+
+    def on_batch_end(self, net, batch=None, training=None, y_pred=None, **kwargs):
+        if not training:
+            return
+        index = batch[0]["index"].cpu().numpy()
+        proba = torch.softmax(y_pred[0].detach().float(), dim=-1).mean(dim=1)
+        self.total_[index] += proba.cpu().numpy()
+        self.seen_[index] += 1
+
+    def mean(self):
+        return self.total_ / np.maximum(self.seen_, 1)[:, None]
+
+
+# --------------------------------------------------------- confident learning
+def _per_class_thresholds(probs, labels, n_classes):
+    """t_k = mean probability of class k over the rows labelled k."""
+    counts = np.bincount(labels, minlength=n_classes)
+    sums = np.zeros(n_classes)
+    np.add.at(sums, labels, probs[np.arange(len(labels)), labels])
+    return sums / np.maximum(counts, 1)
+
+
+def _confident_joint(probs, labels, n_classes, thresholds):
+    """Counts C[given, true]: rows confidently belonging to another class.
+
+    A row counts for class j when ``probs[:, j] >= t_j``; among several such
+    classes, the most probable wins. Rows above no threshold are not counted.
+    """
+    above = probs >= thresholds[None, :] - 1e-12
+    likely = np.where(above, probs, -np.inf).argmax(axis=1)
+    counted = above.any(axis=1)
+    joint = np.zeros((n_classes, n_classes))
+    np.add.at(joint, (labels[counted], likely[counted]), 1.0)
+    return joint
+
+
+def _calibrate(joint, labels, n_classes):
+    """Rescale each row of the joint so it sums to the given-label count."""
+    counts = np.bincount(labels, minlength=n_classes).astype(float)
+    row_sums = joint.sum(axis=1, keepdims=True)
+    calibrated = np.where(row_sums > 0, joint / np.maximum(row_sums, 1e-12), 0.0)
+    empty = row_sums[:, 0] == 0
+    calibrated[empty, empty.nonzero()[0]] = 1.0  # nothing counted: assume clean
+    return calibrated * counts[:, None]
+
+
+def _noise_matrix(calibrated, n_classes):
+    """P(given | true) from the calibrated joint; columns sum to 1."""
+    column_sums = calibrated.sum(axis=0, keepdims=True)
+    matrix = np.where(column_sums > 0, calibrated / np.maximum(column_sums, 1e-12), 0.0)
+    empty = column_sums[0] == 0
+    matrix[:, empty] = 0.0
+    matrix[empty.nonzero()[0], empty.nonzero()[0]] = 1.0
+    return matrix
+
+
+def _clean_posterior(probs, labels, noise_matrix, smoothing=0.1):
+    """P(the given label is the true one | row), under the estimated noise.
+
+    ``probs`` stands in for the true-class posterior of each row; the noise
+    matrix T[given, true] says which true classes could have produced the
+    given label, so a row is only suspicious of the classes that do get
+    mislabelled as its label (pair noise, confusable classes)::
+
+        q_i = T[s, s] p_i[s] / sum_j T[s, j] p_i[j]
+
+    ``smoothing`` mixes T with a uniform matrix so that no class is ruled out.
+    """
+    n_classes = probs.shape[1]
+    transition = (1.0 - smoothing) * noise_matrix + smoothing / n_classes
+    rows = np.arange(len(labels))
+    clean = transition[labels, labels] * probs[rows, labels]
+    total = np.einsum("ij,ij->i", transition[labels], probs)
+    return np.clip(clean / np.maximum(total, 1e-12), 0.0, 1.0)
+
+
+def _neighbor_probs(embeddings, labels, n_classes, n_neighbors, device):
+    indices, similarities = knn_graph(embeddings, n_neighbors, device=device)
+    return neighbor_label_distribution(indices, similarities, labels, n_classes)
+
+
+def _standardize(X):
+    X = np.asarray(X, dtype=np.float32)
+    scale = X.std(axis=0)
+    return (X - X.mean(axis=0)) / np.where(scale > 0, scale, 1.0)
+
+
+class NoisyLabelDetector(BaseEstimator):
+    """Find the rows whose label is probably wrong.
+
+    Two kinds of evidence are combined into one class-probability matrix:
+
+    * **relation**: the similarity-weighted labels of each row's
+      ``n_neighbors`` nearest neighbours (cosine, itself excluded) in the
+      input space and in the embedding space of a self-supervised teacher
+      that never sees the labels (so memorised noise cannot hide there);
+    * **confidence**: out-of-sample class probabilities from the classifier,
+      cross-fitted over ``cv`` folds (``mode='cv'``), or the epoch-averaged
+      probabilities of a single fit on all rows (``mode='single'``, faster,
+      reads the training dynamics before the network memorises).
+
+    The default classifier is an :class:`RMDClassifier` trained briefly
+    (``pretrain_epochs=10, max_epochs=10, relation_weight=0,
+    early_stopping=False``): held-out probabilities are best before the
+    network memorises the wrong labels. Its label-free teacher is
+    trained once on all rows (labels unused, so nothing leaks between folds)
+    and shared by the neighbour evidence and every fold. Any scikit-learn
+    classifier with ``predict_proba`` can replace it, and out-of-sample
+    probabilities computed elsewhere can be passed to ``fit`` directly.
+
+    The cut-off follows confident learning: per-class thresholds ``t_k``
+    (the mean probability of class k over the rows labelled k) give the
+    confident joint of given and likely true labels; calibrated to the
+    class counts, it estimates the number of wrong labels and the noise
+    matrix T[given, true]. Label quality is the posterior probability that
+    the given label is the true one under that noise,
+    ``T[s, s] p[s] / sum_j T[s, j] p[j]``, so a row is only suspected of
+    the classes that really get mislabelled as its label (this matters for
+    structured noise such as class pairs). The estimated number of rows
+    with the lowest quality is flagged; ``threshold`` or ``noise_fraction``
+    override that count.
+
+    Parameters
+    ----------
+    estimator : classifier or None (default=None)
+      Gives the out-of-sample probabilities. None uses
+      ``RMDClassifier(pretrain_epochs=10, max_epochs=10, relation_weight=0,
+      early_stopping=False)`` with this detector's ``device``. An :class:`RMDClassifier`
+      shares one teacher across folds; any other classifier with
+      ``predict_proba`` is cloned and fitted once per fold. Its parameters
+      are searchable as ``estimator__<name>``.
+
+    mode : {'cv', 'single'} (default='cv')
+      'cv': probabilities of each row from a model that did not see it, over
+      ``cv`` folds. 'single': one fit on all rows (RMDClassifier only); each
+      row's probabilities are averaged over the training epochs, about
+      ``cv`` times faster.
+
+    cv : int or cross-validation splitter (default=5)
+      Folds for ``mode='cv'``. An int gives ``StratifiedKFold(cv,
+      shuffle=True, random_state=random_state)``; every class needs at least
+      that many rows.
+
+    n_neighbors : int (default=10)
+      K of the nearest-neighbour graph; must be smaller than the number of
+      rows.
+
+    neighbor_spaces : 'auto', tuple of {'input', 'teacher'} or () (default='auto')
+      Where the neighbours are searched. 'input': the standardised input
+      columns. 'teacher': the teacher's embeddings (needs an RMDClassifier).
+      'auto' uses both when the teacher exists, else 'input'. () switches
+      the relation evidence off.
+
+    neighbor_weight : 'auto' or float in [0, 1] (default='auto')
+      Share of the relation evidence in the combined probabilities; the
+      classifier's probabilities get the rest. 'auto': 0.25, or 0.5 with
+      ``mode='single'`` (in-sample dynamics are overconfident).
+
+    threshold : float in (0, 1) or None (default=None)
+      Flag the rows whose ``label_quality_`` is below it, instead of the
+      estimated count.
+
+    noise_fraction : float in [0, 1) or None (default=None)
+      Flag this share of rows (the lowest quality first), instead of the
+      estimated count.
+
+    action : {'remove', 'relabel'} (default='remove')
+      What ``fit_resample`` does with flagged rows: drop them, or replace
+      their label with ``suggested_label_``.
+
+    device : str (default='auto')
+      Device of the neighbour search and of the default network: 'auto'
+      (CUDA when available, else CPU), 'cpu', 'cuda' or 'cuda:N'.
+
+    random_state : int, RandomState or None (default=None)
+      Seeds the folds and the default network.
+
+    verbose : int (default=0)
+      0 silent, 1 one line per stage and fold.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+      Class labels, sorted.
+
+    n_features_in_ : int
+      Number of features seen in ``fit``.
+
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+      Column names, when ``X`` had string column names.
+
+    label_quality_ : ndarray of shape (n_samples,)
+      Probability that each row's given label is its true label, under the
+      estimated noise matrix, in [0, 1]; 1 = clean.
+
+    is_label_issue_ : ndarray of bool, shape (n_samples,)
+      True where the label is probably wrong.
+
+    ranked_indices_ : ndarray of shape (n_samples,)
+      Row indices, most suspicious (lowest label quality) first.
+
+    suggested_label_ : ndarray of shape (n_samples,)
+      Most probable class of each row, in the label space of ``y``.
+
+    n_label_issues_ : int
+      Number of flagged rows.
+
+    noise_matrix_ : ndarray of shape (n_classes, n_classes)
+      Estimated P(given label = i | true label = j) in row i, column j;
+      columns sum to 1.
+
+    noise_rate_ : float
+      Estimated share of wrong labels (from the confident joint).
+
+    confident_joint_ : ndarray of shape (n_classes, n_classes)
+      Row counts per (given, likely true) class pair, uncalibrated.
+
+    thresholds_ : ndarray of shape (n_classes,)
+      Per-class confidence thresholds t_k.
+
+    pred_probs_ : ndarray of shape (n_samples, n_classes)
+      The classifier's out-of-sample probabilities (or the ``pred_probs``
+      passed to ``fit``).
+
+    neighbor_probs_ : ndarray of shape (n_samples, n_classes) or None
+      Neighbour label distribution, averaged over ``neighbor_spaces``.
+
+    probs_ : ndarray of shape (n_samples, n_classes)
+      The combined probabilities all outputs are derived from.
+
+    device_ : str
+      Device of the neighbour search.
+
+    teacher_ : SimSiamNet or None
+      The label-free teacher shared by the folds and the neighbour search,
+      trimmed for prediction (``teacher_.forward({"x": X})`` embeds rows;
+      :func:`sklearn_rmd.plotting.plot_embedding` maps them). None when no
+      RMDClassifier was trained (``pred_probs`` given, another estimator).
+
+    sample_indices_ : ndarray
+      Set by ``fit_resample``: indices of the rows it returned.
+
+    See Also
+    --------
+    RMDClassifier : the default network.
+    sklearn_rmd.metrics.detection_report : score flagged rows against known flips.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn_rmd import NoisyLabelDetector
+    >>> from sklearn_rmd.noise import make_noisy_labels
+    >>> X, y = load_digits(return_X_y=True)
+    >>> y_noisy, flipped = make_noisy_labels(y, 0.2, random_state=0)
+    >>> detector = NoisyLabelDetector(random_state=0)
+    >>> mask = detector.fit_predict(X / 16, y_noisy)  # doctest: +SKIP
+    """
+
+    def __init__(self, estimator=None, *, mode="cv", cv=5, n_neighbors=10,
+                 neighbor_spaces="auto", neighbor_weight="auto", threshold=None,
+                 noise_fraction=None, action="remove", device="auto", random_state=None,
+                 verbose=0):
+        self.estimator = estimator
+        self.mode = mode
+        self.cv = cv
+        self.n_neighbors = n_neighbors
+        self.neighbor_spaces = neighbor_spaces
+        self.neighbor_weight = neighbor_weight
+        self.threshold = threshold
+        self.noise_fraction = noise_fraction
+        self.action = action
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------ public API
+    def fit(self, X, y, pred_probs=None):
+        """Score every row's label and flag the probably wrong ones.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+          Rows; images and signals flattened (see ``RMDClassifier``'s
+          ``input_shape``). Dense, finite values.
+
+        y : array-like of shape (n_samples,)
+          Given, possibly noisy labels of any type ``np.unique`` can sort.
+
+        pred_probs : array-like of shape (n_samples, n_classes) or None (default=None)
+          Out-of-sample class probabilities computed elsewhere, columns in
+          sorted class order; no classifier is trained then.
+
+        Returns
+        -------
+        self : NoisyLabelDetector
+          The fitted detector.
+        """
+        # label_issues() keeps the index of a DataFrame X (or of a Series y).
+        index = getattr(X, "index", getattr(y, "index", None))
+        X, y_encoded, pred_probs = self._validate_fit(X, y, pred_probs)
+        self._index = index
+        return self._fit(X, y_encoded, pred_probs)
+
+    def fit_predict(self, X, y, pred_probs=None):
+        """Fit, then return the mask of probably wrong labels.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+          Rows, as in :meth:`fit`.
+
+        y : array-like of shape (n_samples,)
+          Given, possibly noisy labels.
+
+        pred_probs : array-like of shape (n_samples, n_classes) or None (default=None)
+          Precomputed out-of-sample probabilities, as in :meth:`fit`.
+
+        Returns
+        -------
+        is_label_issue : ndarray of bool, shape (n_samples,)
+          True where the label is probably wrong.
+        """
+        return self.fit(X, y, pred_probs=pred_probs).is_label_issue_.copy()
+
+    def fit_resample(self, X, y, pred_probs=None):
+        """Fit, then return the data with flagged rows dropped or relabelled.
+
+        This is the imbalanced-learn sampler contract: put the detector in an
+        ``imblearn.pipeline.Pipeline`` before any classifier to train it on
+        the cleaned rows (resampling only happens during ``fit``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+          Rows, as in :meth:`fit`.
+
+        y : array-like of shape (n_samples,)
+          Given, possibly noisy labels.
+
+        pred_probs : array-like of shape (n_samples, n_classes) or None (default=None)
+          Precomputed out-of-sample probabilities, as in :meth:`fit`.
+
+        Returns
+        -------
+        X_resampled : array-like of shape (n_kept, n_features)
+          The kept rows (all rows with ``action='relabel'``); a DataFrame
+          stays a DataFrame.
+
+        y_resampled : array-like of shape (n_kept,)
+          Their labels, flagged ones replaced by ``suggested_label_`` with
+          ``action='relabel'``.
+        """
+        self.fit(X, y, pred_probs=pred_probs)
+        if self.action == "relabel":
+            self.sample_indices_ = np.arange(len(self.is_label_issue_))
+            y_out = np.where(self.is_label_issue_, self.suggested_label_, np.asarray(y))
+            if hasattr(y, "iloc"):
+                y_out = type(y)(y_out, index=y.index, name=getattr(y, "name", None))
+            return X, y_out
+        self.sample_indices_ = np.flatnonzero(~self.is_label_issue_)
+        return _take_rows(X, self.sample_indices_), _take_rows(y, self.sample_indices_)
+
+    def label_issues(self):
+        """One row per sample: given and suggested label, quality, flag, rank.
+
+        Returns
+        -------
+        table : pandas.DataFrame or numpy structured array
+          Columns ``given_label``, ``suggested_label``, ``label_quality``,
+          ``is_label_issue`` and ``rank`` (0 = most suspicious), in row
+          order. A DataFrame when pandas is installed, indexed like ``X``
+          when ``X`` was a DataFrame (or like ``y`` when ``y`` was a Series).
+        """
+        check_is_fitted(self, "label_quality_")
+        rank = np.empty(len(self.ranked_indices_), dtype=np.int64)
+        rank[self.ranked_indices_] = np.arange(len(rank))
+        columns = {
+            "given_label": self.classes_[self._labels_encoded],
+            "suggested_label": self.suggested_label_,
+            "label_quality": self.label_quality_,
+            "is_label_issue": self.is_label_issue_,
+            "rank": rank,
+        }
+        try:
+            import pandas as pd
+        except ImportError:
+            dtype = [(name, np.asarray(values).dtype) for name, values in columns.items()]
+            table = np.empty(len(rank), dtype=dtype)
+            for name, values in columns.items():
+                table[name] = values
+            return table
+        return pd.DataFrame(columns, index=getattr(self, "_index", None))
+
+    # ------------------------------------------------------------ validation
+    def _check_params(self):
+        if self.mode not in MODES:
+            raise ValueError(f"mode={self.mode!r}; use 'cv' (cross-fitted) or 'single'.")
+        if self.action not in ACTIONS:
+            raise ValueError(
+                f"action={self.action!r}; use 'remove' (drop flagged rows) or 'relabel'."
+            )
+        if not isinstance(self.n_neighbors, numbers.Integral) or self.n_neighbors < 1:
+            raise ValueError(f"n_neighbors={self.n_neighbors!r} must be a positive integer.")
+        if not (self.neighbor_weight == "auto" or (
+                isinstance(self.neighbor_weight, numbers.Real)
+                and 0 <= self.neighbor_weight <= 1)):
+            raise ValueError(
+                f"neighbor_weight={self.neighbor_weight!r} must be 'auto' or in [0, 1]."
+            )
+        if self.threshold is not None and self.noise_fraction is not None:
+            raise ValueError(
+                "Pass either threshold or noise_fraction, not both: each sets the cut-off."
+            )
+        if self.threshold is not None and not (
+                isinstance(self.threshold, numbers.Real) and 0 < self.threshold < 1):
+            raise ValueError(f"threshold={self.threshold!r} must be in (0, 1), or None.")
+        if self.noise_fraction is not None and not (
+                isinstance(self.noise_fraction, numbers.Real) and 0 <= self.noise_fraction < 1):
+            raise ValueError(
+                f"noise_fraction={self.noise_fraction!r} must be in [0, 1), or None."
+            )
+        spaces = self.neighbor_spaces
+        if not (spaces == "auto" or (isinstance(spaces, (tuple, list))
+                                     and all(s in SPACES for s in spaces))):
+            raise ValueError(
+                f"neighbor_spaces={spaces!r}; use 'auto', () or a tuple of {SPACES}."
+            )
+        if self.estimator is not None and not hasattr(self.estimator, "predict_proba"):
+            raise TypeError(
+                f"estimator {self.estimator!r} has no predict_proba; pass a classifier "
+                "that returns class probabilities (e.g. SVC(probability=True)), or "
+                "compute out-of-sample probabilities yourself and call "
+                "fit(X, y, pred_probs=...)."
+            )
+        if (self.mode == "single" and self.estimator is not None
+                and not isinstance(self.estimator, RMDClassifier)):
+            raise ValueError(
+                "mode='single' reads the training dynamics of an RMDClassifier; use "
+                "mode='cv' with other estimators."
+            )
+
+    def _validate_fit(self, X, y, pred_probs):
+        self._check_params()
+        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
+        check_classification_targets(y)
+        self.classes_, y_encoded = np.unique(y, return_inverse=True)
+        n_classes = len(self.classes_)
+        if n_classes < 2:
+            raise ValueError(
+                f"y has only one class ({self.classes_[0]!r}): there is no other label a "
+                "row could have instead. Pass labels of at least two classes."
+            )
+        if self.n_neighbors >= len(X) and self._spaces(teacher_available=True):
+            raise ValueError(
+                f"n_neighbors={self.n_neighbors} must be smaller than the number of rows "
+                f"({len(X)}). Pass a smaller n_neighbors, or neighbor_spaces=() to skip "
+                "the neighbour evidence."
+            )
+        if pred_probs is not None:
+            pred_probs = np.asarray(pred_probs, dtype=np.float64)
+            if pred_probs.ndim != 2 or pred_probs.shape != (len(X), n_classes):
+                raise ValueError(
+                    f"pred_probs has shape {pred_probs.shape} but needs ({len(X)}, "
+                    f"{n_classes}): one row per sample and one column per class of y "
+                    f"(sorted: {list(self.classes_)}). A model that saw other classes, "
+                    "or not all of them, does not fit these labels."
+                )
+            if not np.all(np.isfinite(pred_probs)) or pred_probs.min() < 0:
+                raise ValueError("pred_probs must be finite and non-negative probabilities.")
+            if not np.allclose(pred_probs.sum(axis=1), 1.0, atol=1e-3):
+                raise ValueError(
+                    "pred_probs rows must sum to 1 (class probabilities, e.g. from "
+                    "predict_proba), not scores or logits."
+                )
+        elif self.mode == "cv":
+            self._check_folds(y_encoded)
+        return X, y_encoded.astype(np.int64), pred_probs
+
+    def _check_folds(self, y_encoded):
+        if not isinstance(self.cv, numbers.Integral):
+            return
+        if self.cv < 2:
+            raise ValueError(f"cv={self.cv} must be at least 2 folds (or use mode='single').")
+        counts = np.bincount(y_encoded)
+        rare = counts < self.cv
+        if rare.any():
+            names = ", ".join(f"{c!r} ({n} rows)" for c, n in
+                              zip(self.classes_[rare], counts[rare]))
+            raise ValueError(
+                f"Classes with fewer rows than cv={self.cv} folds: {names}. Each fold "
+                f"needs every class. Pass cv={max(2, int(counts.min()))} or fewer "
+                "folds, use mode='single', or remove or merge those classes."
+            )
+
+    def _spaces(self, teacher_available):
+        if self.neighbor_spaces == "auto":
+            return ("input", "teacher") if teacher_available else ("input",)
+        return tuple(self.neighbor_spaces)
+
+    # ------------------------------------------------------------------- fit
+    def _fit(self, X, y_encoded, pred_probs=None):
+        self.device_ = resolve_device(self.device)
+        self._labels_encoded = y_encoded
+        n_classes = len(self.classes_)
+        rng = np.random.RandomState(torch_seed(self.random_state))
+        X32 = np.require(X, np.float32, ["C", "W"])  # writable: torch warns on read-only views
+        estimator = self._estimator()
+        uses_teacher = pred_probs is None and isinstance(estimator, RMDClassifier)
+        spaces = self._spaces(teacher_available=uses_teacher)
+        if "teacher" in spaces and not uses_teacher:
+            raise ValueError(
+                "neighbor_spaces includes 'teacher', but the teacher comes with an "
+                "RMDClassifier estimator and no pred_probs. Use neighbor_spaces=('input',)."
+            )
+        given_probs = pred_probs is not None
+        teacher, template = None, None
+        if uses_teacher:
+            template = self._prepare_rmd(estimator, X32, n_classes)
+            if "teacher" in spaces or template._needs_teacher():
+                teacher_seed = torch_seed(rng)
+                self._log("Teacher: self-supervised training on all rows (labels unused)")
+                with seeded(teacher_seed):
+                    teacher = template._fit_teacher(X32, teacher_seed)
+        if pred_probs is None:
+            if self.mode == "single":
+                pred_probs = self._single_fit(template, X32, y_encoded, teacher, rng)
+            else:
+                pred_probs = self._cross_fit(estimator, template, X, X32, y_encoded,
+                                             teacher, rng)
+        self.pred_probs_ = pred_probs
+        neighbor_probs = []
+        for space in spaces:
+            if space == "input":
+                embeddings = _standardize(X32)
+            else:
+                embeddings = teacher.forward({"x": X32}).numpy()
+            neighbor_probs.append(_neighbor_probs(embeddings, y_encoded, n_classes,
+                                                  self.n_neighbors, self.device_))
+        self.neighbor_probs_ = np.mean(neighbor_probs, axis=0) if neighbor_probs else None
+        if teacher is not None:
+            teacher.trim_for_prediction()  # the folds trained on copies of it
+        self.teacher_ = teacher
+        probs = pred_probs
+        if self.neighbor_probs_ is not None:
+            w = self.neighbor_weight
+            if w == "auto":
+                w = 0.5 if self.mode == "single" and not given_probs else 0.25
+            probs = (1.0 - w) * pred_probs + w * self.neighbor_probs_
+        self.probs_ = probs / probs.sum(axis=1, keepdims=True)
+        self._find_issues(self.probs_, y_encoded)
+        return self
+
+    def _estimator(self):
+        if self.estimator is None:
+            return RMDClassifier(device=self.device, random_state=None, **DEFAULT_NETWORK)
+        return self.estimator
+
+    def _prepare_rmd(self, estimator, X32, n_classes):
+        """A fresh RMDClassifier ready for its private ``_fit`` on encoded labels."""
+        model = clone(estimator)
+        model._setup(np.arange(n_classes), X32.shape[1])
+        model.n_features_in_ = X32.shape[1]
+        return model
+
+    def _rmd_copy(self, template, seed, callbacks):
+        model = copy.deepcopy(template)
+        if self.estimator is None or model.random_state is None:
+            model.random_state = seed
+        model.callbacks = list(template.callbacks or []) + list(callbacks)
+        return model
+
+    def _folds(self, X, y_encoded, rng):
+        cv = self.cv
+        if isinstance(cv, numbers.Integral):
+            cv = StratifiedKFold(cv, shuffle=True, random_state=rng.randint(2**31 - 1))
+        else:
+            cv = check_cv(cv, y_encoded, classifier=True)
+        return list(cv.split(X, y_encoded))
+
+    def _cross_fit(self, estimator, template, X, X32, y_encoded, teacher, rng):
+        n_classes = len(self.classes_)
+        probs = np.full((len(X), n_classes), np.nan)
+        folds = self._folds(X, y_encoded, rng)
+        for k, (train, held_out) in enumerate(folds):
+            missing = np.setdiff1d(np.arange(n_classes), y_encoded[train])
+            if len(missing):
+                warnings.warn(
+                    f"Fold {k}: classes {list(self.classes_[missing])} have no training "
+                    "rows, so its model gives them probability 0. Use a stratified cv "
+                    "(an int) or fewer folds.", UserWarning, stacklevel=3)
+            self._log(f"Fold {k + 1}/{len(folds)}: {len(train)} training rows")
+            seed = torch_seed(rng)
+            if template is not None:
+                recorder = _HeldOutProbabilities(X32[held_out])
+                model = self._rmd_copy(template, seed, [recorder])
+                model._fit(X32[train], y_encoded[train],
+                           teacher=None if teacher is None else copy.deepcopy(teacher))
+                fold_probs = recorder.mean()
+            else:
+                model = clone(estimator)
+                model.fit(X[train], self.classes_[y_encoded[train]])
+                fold_probs = np.zeros((len(held_out), n_classes))
+                columns = np.searchsorted(self.classes_, model.classes_)
+                fold_probs[:, columns] = model.predict_proba(X[held_out])
+            probs[held_out] = fold_probs
+        if np.isnan(probs).any():
+            raise ValueError(
+                "The cv splitter left some rows out of every held-out fold; use a "
+                "splitter whose test folds cover every row (e.g. an int or KFold)."
+            )
+        probs = np.clip(probs, 0.0, None)
+        sums = probs.sum(axis=1, keepdims=True)
+        return np.where(sums > 0, probs / np.where(sums > 0, sums, 1.0), 1.0 / n_classes)
+
+    def _single_fit(self, template, X32, y_encoded, teacher, rng):
+        self._log("Single fit on all rows, reading the training dynamics")
+        recorder = _TrainingDynamics(len(X32), len(self.classes_))
+        model = self._rmd_copy(template, torch_seed(rng), [recorder])
+        model._fit(X32, y_encoded, teacher=teacher)
+        probs = recorder.mean()
+        unseen = recorder.seen_ == 0
+        if unseen.any():  # rows the model held out (early stopping): predict them
+            probs[unseen] = model.predict_proba(X32[unseen])
+        return probs / probs.sum(axis=1, keepdims=True)
+
+    # ------------------------------------------------------------- the cut-off
+    def _find_issues(self, probs, y_encoded):
+        n, n_classes = probs.shape
+        rows = np.arange(n)
+        self.thresholds_ = _per_class_thresholds(probs, y_encoded, n_classes)
+        self.confident_joint_ = _confident_joint(probs, y_encoded, n_classes,
+                                                 self.thresholds_)
+        calibrated = _calibrate(self.confident_joint_, y_encoded, n_classes)
+        self.noise_matrix_ = _noise_matrix(calibrated, n_classes)
+        n_estimated = calibrated.sum() - np.trace(calibrated)
+        self.noise_rate_ = float(n_estimated / n)
+        quality = _clean_posterior(probs, y_encoded, self.noise_matrix_)
+        self_confidence = probs[rows, y_encoded]
+        # Lowest quality first; ties by self-confidence, then by row.
+        order = np.lexsort((rows, self_confidence, quality))
+        if self.threshold is not None:
+            n_issues = int(np.sum(quality < self.threshold))
+        elif self.noise_fraction is not None:
+            n_issues = int(round(self.noise_fraction * n))
+        else:
+            n_issues = int(round(n_estimated))
+        flagged = np.zeros(n, dtype=bool)
+        flagged[order[:n_issues]] = True
+        self.label_quality_ = quality
+        self.is_label_issue_ = flagged
+        self.ranked_indices_ = order
+        self.n_label_issues_ = int(flagged.sum())
+        self.suggested_label_ = self.classes_[probs.argmax(axis=1)]
+
+    def _log(self, message):
+        if self.verbose:
+            print(message, flush=True)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        tags.input_tags.sparse = False
+        tags.target_tags.required = True
+        tags.non_deterministic = resolve_device(self.device).startswith("cuda")
+        return tags
+
+
+def _take_rows(data, index):
+    if hasattr(data, "iloc"):
+        return data.iloc[index]
+    return np.asarray(data)[index]
