@@ -51,7 +51,13 @@ def seeded(seed):
 
 
 def autocast(device):
-    """bf16 autocast on CUDA, a no-op elsewhere."""
+    """bf16 autocast on CUDA, a no-op elsewhere.
+
+    ``device=None`` (device placement left to an ``accelerate.Accelerator``,
+    whose ``mixed_precision`` then decides) is a no-op too.
+    """
+    if device is None:
+        return contextlib.nullcontext()
     device_type = torch.device(device).type
     return torch.autocast(
         device_type=device_type, dtype=torch.bfloat16, enabled=device_type == "cuda"

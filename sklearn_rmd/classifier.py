@@ -21,7 +21,8 @@ from .graph import knn_graph, neighbor_label_distribution
 from .losses import cross_entropy, generalized_cross_entropy, symmetric_cross_entropy
 from .modules import (SimSiamModule, StudentNetwork, Students, make_encoder,
                       mean_softmax, output_dim)
-from .nets import RelationDistillationLoss, RMDNet, SimSiamNet
+from .nets import (ACCELERATED_NETS, RelationDistillationLoss, RMDNet, SimSiamNet,
+                   release_accelerator)
 
 BASE_LOSSES = ("ce", "gce", "sce", "coteaching")
 
@@ -178,6 +179,19 @@ class RMDClassifier(ClassifierMixin, BaseEstimator):
     callbacks : list of skorch callbacks or None (default=None)
       Extra callbacks for the stage-2 net.
 
+    compile : bool or dict (default=False)
+      Compile the networks of both stages with ``torch.compile`` (criteria
+      stay eager). A dict is passed to ``torch.compile`` as keyword
+      arguments, e.g. ``{'mode': 'max-autotune'}``. The first batches of a
+      fit pay the compilation (tens of seconds); it pays off on long GPU fits.
+
+    accelerator : accelerate.Accelerator or None (default=None)
+      Train both stages through Hugging Face Accelerate (multi-GPU, mixed
+      precision; the optional ``accelerate`` extra), with skorch's
+      ``AccelerateMixin``. ``device`` is then ignored: the accelerator
+      places modules and batches, and shards the batches over processes.
+      Launch the script with ``accelerate launch`` (see docs/scaling.md).
+
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
@@ -186,7 +200,7 @@ class RMDClassifier(ClassifierMixin, BaseEstimator):
     n_features_in_ : int
       Number of features seen in ``fit``.
 
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
       Column names, when ``X`` had string column names.
 
     device_ : str
@@ -227,7 +241,7 @@ class RMDClassifier(ClassifierMixin, BaseEstimator):
                  pretrain_epochs=40, pretrain_lr=1e-3, max_epochs=100, early_stopping=True,
                  validation_fraction=0.1, n_iter_no_change=10, batch_size=128,
                  lr=1e-3, weight_decay=1e-4, device="auto", random_state=None, verbose=0,
-                 callbacks=None):
+                 callbacks=None, compile=False, accelerator=None):
         self.module = module
         self.input_shape = input_shape
         self.hidden_dims = hidden_dims
@@ -262,6 +276,8 @@ class RMDClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
         self.callbacks = callbacks
+        self.compile = compile
+        self.accelerator = accelerator
 
     # ------------------------------------------------------------------ checks
     def _check_params(self, n_features):
@@ -314,6 +330,17 @@ class RMDClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(
                 f"augment={self.augment!r}; use 'auto' or a callable aug(x) -> x'."
             )
+        if not isinstance(self.compile, (bool, np.bool_, dict)):
+            raise ValueError(
+                f"compile={self.compile!r}; use False, True or a dict of torch.compile "
+                "keyword arguments."
+            )
+        if self.accelerator is not None and not callable(getattr(self.accelerator, "prepare",
+                                                                 None)):
+            raise ValueError(
+                f"accelerator={self.accelerator!r} is not an accelerate.Accelerator; pass "
+                "Accelerator(...) (pip install 'sklearn-rmd[accelerate]') or None."
+            )
         if self.input_shape is not None:
             shape = tuple(self.input_shape)
             if len(shape) not in (2, 3) or int(np.prod(shape)) != n_features:
@@ -347,6 +374,27 @@ class RMDClassifier(ClassifierMixin, BaseEstimator):
                                      beta=self.sce_beta)
         return cross_entropy
 
+    def _stage_net(self, net_cls):
+        """``net_cls``, or its ``AccelerateMixin`` version when an accelerator is given."""
+        return net_cls if self.accelerator is None else ACCELERATED_NETS[net_cls]
+
+    def _scale_kwargs(self):
+        """skorch arguments for ``compile`` and ``accelerator``."""
+        kwargs = {}
+        if self.compile:
+            kwargs["compile"] = True
+            if isinstance(self.compile, dict):
+                kwargs.update({f"compile__{key}": value for key, value in self.compile.items()})
+        if self.accelerator is not None:
+            # accelerate places the batches and shards them over processes, which
+            # it can do for a DataLoader only: that replaces the on-device loader.
+            kwargs.update(accelerator=self.accelerator, device=None, use_caching=False,
+                          iterator_train=torch.utils.data.DataLoader,
+                          iterator_valid=torch.utils.data.DataLoader,
+                          # 'auto' prints through the accelerator, whatever verbose is.
+                          callbacks__print_log__sink="auto" if self.verbose else _silent)
+        return kwargs
+
     def _net_kwargs(self, n_samples, seed):
         batch_size = min(self.batch_size, n_samples)
         return dict(
@@ -362,7 +410,7 @@ class RMDClassifier(ClassifierMixin, BaseEstimator):
             train_split=None,
             device=self.device_,
             verbose=int(self.verbose >= 1),
-        )
+        ) | self._scale_kwargs()
 
     def _early_stopping(self, y, seed):
         """Validation split and callbacks for early stopping, or (None, [])."""
@@ -402,7 +450,7 @@ class RMDClassifier(ClassifierMixin, BaseEstimator):
         """Stage 1: SimSiam on all rows, labels unused. Returns the fitted net."""
         encoder = self._new_encoder(X.shape[1])
         dim = output_dim(encoder, X.shape[1])
-        net = SimSiamNet(
+        net = self._stage_net(SimSiamNet)(
             SimSiamModule(encoder, dim, projection_dim=2 * self.embedding_dim),
             augment=self._augmenter(),
             max_epochs=self.pretrain_epochs,
@@ -456,7 +504,7 @@ class RMDClassifier(ClassifierMixin, BaseEstimator):
                             else int(np.ceil(self.validation_fraction * len(X))))
         kwargs = self._net_kwargs(n_train, seed)
         kwargs["train_split"] = split
-        net = RMDNet(
+        net = self._stage_net(RMDNet)(
             students, criterion,
             augment=self._augmenter() if self.student_augment else None,
             base_name=base_name,
@@ -490,6 +538,7 @@ class RMDClassifier(ClassifierMixin, BaseEstimator):
           The fitted estimator.
         """
         X, y = validate_data(self, X, y, dtype=np.float32)
+        X = np.require(X, requirements="W")  # a read-only pandas view would make torch warn
         check_classification_targets(y)
         classes, y_encoded = np.unique(y, return_inverse=True)
         if len(classes) < 2:
@@ -504,7 +553,12 @@ class RMDClassifier(ClassifierMixin, BaseEstimator):
         """Check the parameters and set ``classes_`` and ``device_`` for ``_fit``."""
         self._check_params(n_features)
         self.classes_ = classes
-        self.device_ = resolve_device(self.device)
+        if self.accelerator is None:
+            self.device_ = resolve_device(self.device)
+        else:
+            # Multi-process CPU runs report 'cpu:0', which torch.load cannot map to.
+            device = torch.device(self.accelerator.device)
+            self.device_ = "cpu" if device.type == "cpu" else str(device)
         return self
 
     def _fit(self, X, y_encoded, teacher=None):
@@ -514,6 +568,10 @@ class RMDClassifier(ClassifierMixin, BaseEstimator):
         detector shares one label-free teacher across its folds).
         """
         seed = torch_seed(self.random_state)
+        if self.accelerator is not None:
+            # Every process must draw the same validation split and batch order.
+            from accelerate.utils import broadcast_object_list
+            seed = broadcast_object_list([seed])[0]
         with seeded(seed):
             if teacher is None and self._needs_teacher():
                 teacher = self._fit_teacher(X, seed)
@@ -525,6 +583,10 @@ class RMDClassifier(ClassifierMixin, BaseEstimator):
                     self.forget_rate_ = min(
                         estimate_noise_rate(embeddings, y_encoded, self.n_neighbors), 0.5)
             self.net_ = self._fit_student(X, y_encoded, teacher, seed)
+        # Trained: predict and pickle as without accelerate (no-op for plain nets).
+        release_accelerator(self.net_, self.device_)
+        if teacher is not None:
+            release_accelerator(teacher, self.device_)
         self.history_ = History(copy.deepcopy(list(self.net_.history)))
         self.net_.trim_for_prediction()
         self.teacher_, self.teacher_history_ = None, None
@@ -547,7 +609,7 @@ class RMDClassifier(ClassifierMixin, BaseEstimator):
           Rows sum to 1. With Co-teaching, the mean of both networks.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float32)
+        X = np.require(validate_data(self, X, reset=False, dtype=np.float32), requirements="W")
         proba = self.net_.predict_proba({"x": X}).astype(np.float64)
         return proba / proba.sum(axis=1, keepdims=True)
 
@@ -581,7 +643,7 @@ class RMDClassifier(ClassifierMixin, BaseEstimator):
         embeddings : ndarray of shape (n_samples, embedding size)
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float32)
+        X = np.require(validate_data(self, X, reset=False, dtype=np.float32), requirements="W")
         if source == "teacher":
             if self.teacher_ is None:
                 raise ValueError(

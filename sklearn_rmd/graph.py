@@ -1,31 +1,103 @@
 """Dataset-wide k-nearest-neighbour relation graph, computed in chunks.
 
-Memory is O(N * K) plus one ``chunk_size x N`` block of similarities: the
-N x N matrix is never formed.
+Memory is O(N * K) plus one ``chunk_size x N`` block of similarities (at
+most about 64 MB by default): the N x N matrix is never formed. With the
+optional ``faiss`` extra, large graphs can be built by an exact FAISS
+inner-product index instead.
 """
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+BACKENDS = ("auto", "torch", "faiss")
+# 'auto' hands CPU graphs of at least this many rows to FAISS when it is installed:
+# its exact search was about twice as fast as the torch path from 10 000 rows of
+# 128 features on (on 1 and 2 threads), and about as fast below.
+FAISS_MIN_ROWS = 10_000
+# Default similarity block: at most this many float32 entries (64 MB).
+_BLOCK_ENTRIES = 2 ** 24
 
-def knn_graph(embeddings, n_neighbors=10, chunk_size=2048, device="cpu"):
+
+def _faiss():
+    """The ``faiss`` module, or None when it is not installed."""
+    try:
+        import faiss
+    except ImportError:
+        return None
+    return faiss
+
+
+def _resolve_backend(backend, n, device):
+    if backend not in BACKENDS:
+        raise ValueError(f"backend={backend!r}; use one of {BACKENDS}.")
+    if backend == "faiss":
+        if _faiss() is None:
+            raise ImportError(
+                "backend='faiss' needs the faiss package: pip install 'sklearn-rmd[faiss]' "
+                "(or faiss-cpu), or use backend='torch'."
+            )
+        return "faiss"
+    if (backend == "auto" and n >= FAISS_MIN_ROWS and torch.device(device).type == "cpu"
+            and _faiss() is not None):
+        return "faiss"
+    return "torch"
+
+
+def _knn_faiss(points, n_neighbors, query_chunk=65_536):
+    """Exact inner-product search of L2-normalised rows with FAISS (CPU).
+
+    FAISS bounds its own similarity blocks; queries go in chunks only to
+    bound the candidate lists.
+    """
+    faiss = _faiss()
+    points = np.ascontiguousarray(points, dtype=np.float32)
+    index = faiss.IndexFlatIP(points.shape[1])
+    index.add(points)
+    n = points.shape[0]
+    indices = np.empty((n, n_neighbors), dtype=np.int64)
+    similarities = np.empty((n, n_neighbors), dtype=np.float32)
+    rows = np.arange(n)
+    for start in range(0, n, query_chunk):
+        stop = min(start + query_chunk, n)
+        # One extra neighbour: the row itself, which is dropped. With exact
+        # duplicates the row may not come first, or not at all (then the last
+        # candidate goes), so move it by a stable sort rather than slicing.
+        values, found = index.search(points[start:stop], n_neighbors + 1)
+        is_self = found == rows[start:stop, None]
+        order = np.argsort(is_self, axis=1, kind="stable")[:, :n_neighbors]
+        indices[start:stop] = np.take_along_axis(found, order, axis=1)
+        similarities[start:stop] = np.take_along_axis(values, order, axis=1)
+    return indices, similarities
+
+
+def knn_graph(embeddings, n_neighbors=10, chunk_size=None, device="cpu", backend="auto"):
     """Cosine k-nearest neighbours of every row, itself excluded.
 
     Parameters
     ----------
     embeddings : array-like or tensor of shape (n_samples, n_features)
-      Row vectors; they are L2-normalised here.
+      Row vectors; they are L2-normalised here (the input is not modified).
 
     n_neighbors : int (default=10)
       Neighbours per row, at most ``n_samples - 1``.
 
-    chunk_size : int (default=2048)
+    chunk_size : int or None (default=None)
       Rows whose similarities are computed at once; bounds the extra memory
-      to ``chunk_size * n_samples`` floats.
+      to ``chunk_size * n_samples`` floats. None picks the most rows whose
+      block fits in 2**24 floats (64 MB), at least one. (FAISS blocks its
+      own computation.)
 
     device : str (default='cpu')
-      Where the similarities are computed.
+      Where the similarities are computed (torch backend).
+
+    backend : {'auto', 'torch', 'faiss'} (default='auto')
+      'torch': chunked matrix products and ``topk``, on ``device``.
+      'faiss': an exact FAISS inner-product index (``IndexFlatIP``) on the
+      CPU; needs the optional ``faiss`` extra. 'auto': FAISS when it is
+      installed, ``device`` is the CPU and there are at least 10 000 rows
+      (``FAISS_MIN_ROWS``), otherwise torch. Both are exact; they can differ only in the order of
+      (near-)tied neighbours.
 
     Returns
     -------
@@ -42,7 +114,13 @@ def knn_graph(embeddings, n_neighbors=10, chunk_size=2048, device="cpu"):
             f"n_neighbors={n_neighbors} must be at least 1 and smaller than the "
             f"number of rows ({n}). Pass a smaller n_neighbors or more rows."
         )
+    if chunk_size is None:
+        chunk_size = max(1, min(n, _BLOCK_ENTRIES // n))
+    elif chunk_size < 1:
+        raise ValueError(f"chunk_size={chunk_size!r} must be a positive integer or None.")
     points = F.normalize(points, dim=1)
+    if _resolve_backend(backend, n, device) == "faiss":
+        return _knn_faiss(points.cpu().numpy(), n_neighbors)
     indices = torch.empty(n, n_neighbors, dtype=torch.long, device=device)
     similarities = torch.empty(n, n_neighbors, device=device)
     for start in range(0, n, chunk_size):
@@ -53,6 +131,7 @@ def knn_graph(embeddings, n_neighbors=10, chunk_size=2048, device="cpu"):
         top = block.topk(n_neighbors, dim=1)
         indices[start:stop] = top.indices
         similarities[start:stop] = top.values
+        del block, top
     return indices.cpu().numpy(), similarities.cpu().numpy()
 
 

@@ -26,15 +26,18 @@ class SimSiamLoss(nn.Module):
         return simsiam_loss(p1, p2, z1, z2)
 
 
+def _centred_unit(a):
+    """Rows centred on their own mean over features, scaled to unit length."""
+    return F.normalize(a - a.mean(dim=1, keepdim=True), dim=1)
+
+
 def pearson(a, b):
     """Pearson correlation between every row of ``a`` and every row of ``b``.
 
     Each row is centred on its own mean over features and scaled to unit
     length, so the result is the cosine similarity of centred rows.
     """
-    a = F.normalize(a - a.mean(dim=1, keepdim=True), dim=1)
-    b = F.normalize(b - b.mean(dim=1, keepdim=True), dim=1)
-    return a @ b.T
+    return _centred_unit(a) @ _centred_unit(b).T
 
 
 def _rms(values, mask=None):
@@ -75,9 +78,11 @@ def relation_losses(teacher_nodes, student_nodes, mask=None):
       ``||E_t - E_s||`` and ``||N_ts - I||``, each as the root mean square
       over the compared entries (the Frobenius norm normalised by size).
     """
-    e_t = pearson(teacher_nodes, teacher_nodes)
-    e_s = pearson(student_nodes, student_nodes)
-    n_ts = pearson(teacher_nodes, student_nodes)
+    # pearson() on each pair, with each side centred and normalised once.
+    teacher, student = _centred_unit(teacher_nodes), _centred_unit(student_nodes)
+    e_t = teacher @ teacher.T
+    e_s = student @ student.T
+    n_ts = teacher @ student.T
     edge = _rms(e_t - e_s, mask)
     node = _rms(n_ts - torch.eye(n_ts.shape[0], device=n_ts.device, dtype=n_ts.dtype))
     return edge, node

@@ -164,8 +164,9 @@ def output_dim(encoder, n_features):
 class SimSiamModule(nn.Module):
     """Encoder with the SimSiam projector and predictor.
 
-    ``forward`` returns the encoder's embedding (the teacher feature);
-    ``views`` returns the predictions and projections of two views.
+    ``forward(x)`` returns the encoder's embedding (the teacher feature);
+    ``forward(view1, view2)`` (same as ``views``) returns the predictions and
+    projections of two views.
 
     Parameters
     ----------
@@ -198,7 +199,11 @@ class SimSiamModule(nn.Module):
             nn.Linear(hidden, projection_dim),
         )
 
-    def forward(self, x):
+    def forward(self, x, view2=None):
+        # Both views go through forward (not only ``views``) so that wrappers
+        # that hook forward (torch.compile, DistributedDataParallel) see them.
+        if view2 is not None:
+            return self.views(x, view2)
         return self.encoder(x)
 
     def views(self, view1, view2):

@@ -1,0 +1,310 @@
+"""Plots of fitted estimators: label quality, noise matrix, embeddings, training curves.
+
+matplotlib is an optional dependency (``pip install sklearn-rmd[plot]``); it is
+imported inside each function, so ``import sklearn_rmd.plotting`` works without
+it. Every function draws into ``ax`` (a new figure's axes when None) and
+returns that :class:`matplotlib.axes.Axes`.
+"""
+
+import numpy as np
+from sklearn.utils.validation import check_is_fitted
+
+_PLOT_EXTRA = "pip install sklearn-rmd[plot]"
+
+
+def _pyplot():
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as error:  # pragma: no cover - exercised without matplotlib only
+        raise ImportError(
+            f"sklearn_rmd.plotting needs matplotlib, which is not installed. "
+            f"Install it with `{_PLOT_EXTRA}` (or `pip install matplotlib`)."
+        ) from error
+    return plt
+
+
+def _axes(ax):
+    plt = _pyplot()
+    if ax is None:
+        _, ax = plt.subplots()
+    return ax
+
+
+def label_quality_cutoff(detector):
+    """The label-quality value that separates flagged from kept rows.
+
+    Parameters
+    ----------
+    detector : NoisyLabelDetector
+      A fitted detector.
+
+    Returns
+    -------
+    cutoff : float or None
+      ``detector.threshold`` when one was given; otherwise the midpoint
+      between the highest quality of a flagged row and the lowest quality of
+      a kept row (flagged rows are the lowest-quality ones). None when no
+      row, or every row, is flagged.
+    """
+    check_is_fitted(detector, "label_quality_")
+    if getattr(detector, "threshold", None) is not None:
+        return float(detector.threshold)
+    quality = np.asarray(detector.label_quality_, dtype=float)
+    flagged = np.asarray(detector.is_label_issue_, dtype=bool)
+    if not flagged.any() or flagged.all():
+        return None
+    return float((quality[flagged].max() + quality[~flagged].min()) / 2)
+
+
+def plot_label_quality(detector, ax=None, bins=20):
+    """Histogram of the detector's label quality, flagged rows stacked apart.
+
+    Parameters
+    ----------
+    detector : NoisyLabelDetector
+      A fitted detector (``label_quality_`` and ``is_label_issue_``).
+
+    ax : matplotlib Axes or None (default=None)
+      Where to draw; None makes a new figure.
+
+    bins : int (default=20)
+      Number of equal-width bins over [0, 1].
+
+    Returns
+    -------
+    ax : matplotlib Axes
+      Two stacked bar series (kept rows, flagged rows; ``bins`` bars each)
+      and a dashed vertical line at the cut-off (see
+      :func:`label_quality_cutoff`) when there is one.
+    """
+    check_is_fitted(detector, "label_quality_")
+    ax = _axes(ax)
+    quality = np.asarray(detector.label_quality_, dtype=float)
+    flagged = np.asarray(detector.is_label_issue_, dtype=bool)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    ax.hist([quality[~flagged], quality[flagged]], bins=edges, stacked=True,
+            color=["tab:blue", "tab:red"],
+            label=[f"kept ({int((~flagged).sum())})", f"flagged ({int(flagged.sum())})"])
+    cutoff = label_quality_cutoff(detector)
+    if cutoff is not None:
+        ax.axvline(cutoff, color="black", linestyle="--", label=f"cut-off {cutoff:.3f}")
+    ax.set_xlim(0.0, 1.0)
+    ax.set_xlabel("label quality (1 = clean)")
+    ax.set_ylabel("rows")
+    ax.set_title("Label quality")
+    ax.legend()
+    return ax
+
+
+def plot_noise_matrix(detector, ax=None, annotate=True):
+    """Heatmap of the estimated noise matrix P(given label | true label).
+
+    Parameters
+    ----------
+    detector : NoisyLabelDetector
+      A fitted detector (``noise_matrix_`` and ``classes_``).
+
+    ax : matplotlib Axes or None (default=None)
+      Where to draw; None makes a new figure.
+
+    annotate : bool (default=True)
+      Write each probability in its cell (only up to 12 classes).
+
+    Returns
+    -------
+    ax : matplotlib Axes
+      The image holds ``noise_matrix_`` (row = given label, column = true
+      label); the ticks are labelled with ``classes_``.
+    """
+    check_is_fitted(detector, "noise_matrix_")
+    ax = _axes(ax)
+    matrix = np.asarray(detector.noise_matrix_, dtype=float)
+    labels = [str(c) for c in detector.classes_]
+    image = ax.imshow(matrix, cmap="Blues", vmin=0.0, vmax=1.0)
+    ax.figure.colorbar(image, ax=ax, label="P(given | true)")
+    ticks = np.arange(len(labels))
+    ax.set_xticks(ticks, labels)
+    ax.set_yticks(ticks, labels)
+    ax.set_xlabel("true label")
+    ax.set_ylabel("given label")
+    ax.set_title(f"Estimated noise matrix (noise rate {detector.noise_rate_:.1%})")
+    if annotate and len(labels) <= 12:
+        for i in range(matrix.shape[0]):
+            for j in range(matrix.shape[1]):
+                ax.text(j, i, f"{matrix[i, j]:.2f}", ha="center", va="center", fontsize=8,
+                        color="white" if matrix[i, j] > 0.5 else "black")
+    return ax
+
+
+def _teacher_embeddings(model, X):
+    """Teacher embeddings from a fitted RMDClassifier or NoisyLabelDetector."""
+    from sklearn.utils.validation import validate_data
+
+    from .classifier import RMDClassifier
+
+    if isinstance(model, RMDClassifier):
+        check_is_fitted(model)
+        if model.teacher_ is None:
+            raise ValueError(
+                "This RMDClassifier has no teacher (relation_weight=0 and "
+                "init_from_teacher=False): nothing to map. Fit it with a teacher."
+            )
+        return model.embed(X, source="teacher")
+    check_is_fitted(model, "label_quality_")
+    teacher = getattr(model, "teacher_", None)
+    if teacher is None:
+        raise ValueError(
+            f"{type(model).__name__} has no teacher: it was fitted with pred_probs or "
+            "with an estimator other than RMDClassifier. Pass a fitted RMDClassifier, "
+            "or refit the detector with its default estimator."
+        )
+    X = np.require(validate_data(model, X, reset=False, dtype=np.float32), requirements="W")
+    return teacher.forward({"x": X}).numpy()
+
+
+def plot_embedding(model_or_detector, X, y=None, flagged=None, method="pca", ax=None,
+                   random_state=0):
+    """2-D map of the label-free teacher's embeddings, flagged rows marked.
+
+    Parameters
+    ----------
+    model_or_detector : RMDClassifier or NoisyLabelDetector
+      Fitted; its teacher (stage 1, labels unused) embeds ``X``.
+
+    X : array-like of shape (n_samples, n_features)
+      Rows to map, as passed to ``fit``.
+
+    y : array-like of shape (n_samples,) or None (default=None)
+      Labels that colour the points (given or true ones); None draws one
+      colour.
+
+    flagged : array-like of bool, shape (n_samples,) or None (default=None)
+      Rows to mark with a black cross. None uses the detector's
+      ``is_label_issue_`` when a detector is given and ``X`` has as many
+      rows as it was fitted on; otherwise nothing is marked.
+
+    method : {'pca', 'tsne'} (default='pca')
+      Projection to 2-D: :class:`sklearn.decomposition.PCA` or
+      :class:`sklearn.manifold.TSNE` (slower, keeps local neighbourhoods).
+
+    ax : matplotlib Axes or None (default=None)
+      Where to draw; None makes a new figure.
+
+    random_state : int (default=0)
+      Seed of the projection.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+      One scatter of all rows (coloured by ``y``), then one of the flagged
+      rows when any are marked.
+    """
+    if method not in ("pca", "tsne"):
+        raise ValueError(f"method={method!r}; use 'pca' or 'tsne'.")
+    ax = _axes(ax)
+    embeddings = _teacher_embeddings(model_or_detector, X)
+    n = len(embeddings)
+    if flagged is None and hasattr(model_or_detector, "is_label_issue_") \
+            and len(model_or_detector.is_label_issue_) == n:
+        flagged = model_or_detector.is_label_issue_
+    if method == "pca":
+        from sklearn.decomposition import PCA
+
+        points = PCA(n_components=2, random_state=random_state).fit_transform(embeddings)
+    else:
+        from sklearn.manifold import TSNE
+
+        perplexity = float(min(30.0, max(1.0, (n - 1) / 3)))
+        points = TSNE(n_components=2, perplexity=perplexity, init="pca",
+                      random_state=random_state).fit_transform(embeddings)
+    if y is None:
+        ax.scatter(points[:, 0], points[:, 1], s=12, alpha=0.7, label="rows")
+    else:
+        y = np.asarray(y)
+        if len(y) != n:
+            raise ValueError(f"y has {len(y)} entries but X has {n} rows.")
+        classes, codes = np.unique(y, return_inverse=True)
+        cmap = "tab10" if len(classes) <= 10 else "tab20"
+        scatter = ax.scatter(points[:, 0], points[:, 1], c=codes, cmap=cmap, s=12,
+                             alpha=0.7, vmin=-0.5, vmax=len(classes) - 0.5)
+        from matplotlib.lines import Line2D
+
+        handles = [Line2D([], [], linestyle="", marker="o", markersize=4,
+                          color=scatter.cmap(scatter.norm(k)), label=str(c))
+                   for k, c in enumerate(classes)]
+        ax.add_artist(ax.legend(handles=handles, title="label", loc="upper right",
+                                fontsize="small"))
+    if flagged is not None:
+        flagged = np.asarray(flagged, dtype=bool)
+        if len(flagged) != n:
+            raise ValueError(f"flagged has {len(flagged)} entries but X has {n} rows.")
+        if flagged.any():
+            ax.scatter(points[flagged, 0], points[flagged, 1], marker="x", color="black",
+                       s=30, linewidths=1.0, label=f"flagged ({int(flagged.sum())})")
+            ax.legend(loc="lower left", fontsize="small")
+    name = "PCA" if method == "pca" else "t-SNE"
+    ax.set_xlabel(f"{name} 1")
+    ax.set_ylabel(f"{name} 2")
+    ax.set_title(f"Teacher embeddings ({name})")
+    return ax
+
+
+def _history_column(history, key):
+    values = [epoch.get(key) for epoch in history]
+    if any(v is None for v in values):
+        return None
+    return np.asarray(values, dtype=float)
+
+
+def plot_training_curves(classifier, ax=None):
+    """Each loss term per epoch, stage 1 (SimSiam) then stage 2.
+
+    Parameters
+    ----------
+    classifier : RMDClassifier
+      Fitted; reads ``teacher_history_`` and ``history_``.
+
+    ax : matplotlib Axes or None (default=None)
+      Where to draw; None makes a new figure.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+      One line per series, in this order when present: ``stage 1: SimSiam
+      loss`` (epochs 1 to P, over a shaded band), then over epochs P+1 on:
+      ``total loss`` (when the relation term is on), the base loss
+      (``train_ce``, ``train_gce``, ...), ``train_edge``, ``train_node`` and
+      ``valid_acc`` (accuracy on the early-stopping split, noisy labels).
+    """
+    check_is_fitted(classifier, "history_")
+    ax = _axes(ax)
+    offset = 0
+    teacher_history = getattr(classifier, "teacher_history_", None)
+    if teacher_history is not None and len(teacher_history):
+        simsiam = _history_column(teacher_history, "train_loss")
+        if simsiam is not None:
+            epochs = np.arange(1, len(simsiam) + 1)
+            ax.axvspan(0.5, len(simsiam) + 0.5, color="0.92", zorder=0)
+            ax.plot(epochs, simsiam, marker=".", color="tab:purple",
+                    label="stage 1: SimSiam loss")
+            offset = len(simsiam)
+    history = classifier.history_
+    if len(history):
+        keys = [k for k in history[-1] if k.startswith("train_") and not k.endswith("_best")
+                and k not in ("train_loss", "train_batch_count", "train_edge", "train_node")]
+        relations = "train_edge" in history[-1] or "train_node" in history[-1]
+        series = [("train_loss", "total loss")] if relations else []
+        series += [(k, k) for k in keys]
+        series += [("train_edge", "train_edge"), ("train_node", "train_node"),
+                   ("valid_acc", "valid_acc")]
+        epochs = offset + np.arange(1, len(history) + 1)
+        for key, label in series:
+            values = _history_column(history, key)
+            if values is not None:
+                ax.plot(epochs, values, marker=".", label=label,
+                        linestyle=":" if key == "valid_acc" else "-")
+    ax.set_xlabel("epoch (stage 1, then stage 2)" if offset else "epoch")
+    ax.set_ylabel("loss / accuracy")
+    ax.set_title("Training curves")
+    ax.legend(fontsize="small")
+    return ax

@@ -1,0 +1,173 @@
+"""sklearn_rmd.plotting: what each plot draws, rendered with the Agg backend."""
+
+import sys
+
+import numpy as np
+import pytest
+
+matplotlib = pytest.importorskip("matplotlib")
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from conftest import fast  # noqa: E402
+
+from sklearn_rmd.detector import NoisyLabelDetector  # noqa: E402
+from sklearn_rmd.plotting import (label_quality_cutoff, plot_embedding,  # noqa: E402
+                                  plot_label_quality, plot_noise_matrix,
+                                  plot_training_curves)
+
+LABELS = np.array(["ant", "bee", "cat"])
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+@pytest.fixture(scope="module")
+def noisy(tabular):
+    """The tabular rows with string labels, 12 of them flipped to the next class."""
+    X, y = tabular
+    y_noisy = y.copy()
+    flipped = np.zeros(len(y), dtype=bool)
+    flipped[::13] = True
+    y_noisy[flipped] = (y[flipped] + 1) % 3
+    return X, LABELS[y_noisy], flipped
+
+
+@pytest.fixture(scope="module")
+def given_probs(tabular):
+    """Out-of-sample-like probabilities from the true classes: no training needed."""
+    X, y = tabular
+    probs = np.full((len(y), 3), 0.1)
+    probs[np.arange(len(y)), y] = 0.8
+    return probs
+
+
+@pytest.fixture(scope="module")
+def quick_detector(noisy, given_probs):
+    X, y_noisy, _ = noisy
+    return NoisyLabelDetector(neighbor_spaces=("input",), device="cpu").fit(
+        X, y_noisy, pred_probs=given_probs)
+
+
+@pytest.fixture(scope="module")
+def rmd_detector(noisy):
+    X, y_noisy, _ = noisy
+    return NoisyLabelDetector(fast(), cv=2, random_state=0, device="cpu").fit(X, y_noisy)
+
+
+@pytest.fixture(scope="module")
+def classifier(tabular):
+    return fast(pretrain_epochs=2).fit(*tabular)
+
+
+# ------------------------------------------------------------- label quality
+def test_label_quality_histogram_bars_and_cutoff(quick_detector):
+    ax = plot_label_quality(quick_detector, bins=10)
+    bars = ax.patches
+    assert len(bars) == 2 * 10  # kept and flagged series, one bar per bin each
+    heights = np.array([bar.get_height() for bar in bars])
+    assert heights.sum() == len(quick_detector.label_quality_)
+    assert heights[10:].sum() == quick_detector.is_label_issue_.sum() > 0
+    (line,) = ax.get_lines()
+    cutoff = line.get_xdata()[0]
+    assert cutoff == pytest.approx(label_quality_cutoff(quick_detector))
+    quality, flagged = quick_detector.label_quality_, quick_detector.is_label_issue_
+    assert quality[flagged].max() <= cutoff <= quality[~flagged].min()
+
+
+def test_label_quality_cutoff_is_the_given_threshold(noisy, given_probs):
+    X, y_noisy, _ = noisy
+    detector = NoisyLabelDetector(neighbor_spaces=(), threshold=0.4, device="cpu").fit(
+        X, y_noisy, pred_probs=given_probs)
+    _, ax = plt.subplots()
+    assert plot_label_quality(detector, ax=ax) is ax
+    assert ax.get_lines()[0].get_xdata()[0] == pytest.approx(0.4)
+
+
+def test_no_cutoff_line_when_nothing_is_flagged(tabular, given_probs):
+    X, y = tabular
+    detector = NoisyLabelDetector(neighbor_spaces=(), noise_fraction=0.0, device="cpu").fit(
+        X, y, pred_probs=given_probs)
+    assert label_quality_cutoff(detector) is None
+    assert len(plot_label_quality(detector).get_lines()) == 0
+
+
+# -------------------------------------------------------------- noise matrix
+def test_noise_matrix_image_and_labels(quick_detector):
+    ax = plot_noise_matrix(quick_detector)
+    (image,) = ax.get_images()
+    np.testing.assert_array_equal(image.get_array(), quick_detector.noise_matrix_)
+    assert [t.get_text() for t in ax.get_xticklabels()] == list(LABELS)
+    assert [t.get_text() for t in ax.get_yticklabels()] == list(LABELS)
+    assert len(ax.texts) == 9
+    assert ax.get_xlabel() == "true label" and ax.get_ylabel() == "given label"
+
+
+def test_noise_matrix_without_annotations(quick_detector):
+    assert len(plot_noise_matrix(quick_detector, annotate=False).texts) == 0
+
+
+# ----------------------------------------------------------------- embedding
+@pytest.mark.parametrize("method", ["pca", "tsne"])
+def test_embedding_of_a_detector_marks_its_flagged_rows(rmd_detector, noisy, method):
+    X, y_noisy, _ = noisy
+    ax = plot_embedding(rmd_detector, X, y=y_noisy, method=method)
+    rows, marked = ax.collections
+    assert rows.get_offsets().shape == (len(X), 2)
+    assert len(marked.get_offsets()) == rmd_detector.is_label_issue_.sum() > 0
+    legend_labels = [t.get_text() for t in ax.artists[0].get_texts()] if ax.artists else []
+    assert legend_labels == list(LABELS)
+
+
+def test_embedding_of_a_classifier_with_given_flags(classifier, tabular):
+    X, y = tabular
+    flagged = np.zeros(len(X), dtype=bool)
+    flagged[:7] = True
+    ax = plot_embedding(classifier, X, flagged=flagged)
+    rows, marked = ax.collections
+    assert len(rows.get_offsets()) == len(X)
+    np.testing.assert_allclose(marked.get_offsets(), rows.get_offsets()[:7])
+
+
+def test_embedding_errors(classifier, quick_detector, noisy):
+    X, y_noisy, _ = noisy
+    with pytest.raises(ValueError, match="'pca' or 'tsne'"):
+        plot_embedding(classifier, X, method="umap")
+    with pytest.raises(ValueError, match="has no teacher"):
+        plot_embedding(quick_detector, X)
+    with pytest.raises(ValueError, match="entries but X has"):
+        plot_embedding(classifier, X, y=y_noisy[:5])
+
+
+# ----------------------------------------------------------- training curves
+def test_training_curves_lines_follow_the_histories(classifier):
+    ax = plot_training_curves(classifier)
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert list(lines) == ["stage 1: SimSiam loss", "total loss", "train_ce", "train_edge",
+                           "train_node", "valid_acc"]
+    n_pre, n_main = len(classifier.teacher_history_), len(classifier.history_)
+    simsiam = lines["stage 1: SimSiam loss"]
+    np.testing.assert_array_equal(simsiam.get_xdata(), np.arange(1, n_pre + 1))
+    np.testing.assert_allclose(simsiam.get_ydata(), classifier.teacher_history_[:, "train_loss"])
+    for label, key in [("total loss", "train_loss"), ("train_ce", "train_ce"),
+                       ("train_edge", "train_edge"), ("valid_acc", "valid_acc")]:
+        np.testing.assert_array_equal(lines[label].get_xdata(),
+                                      n_pre + np.arange(1, n_main + 1))
+        np.testing.assert_allclose(lines[label].get_ydata(), classifier.history_[:, key])
+
+
+def test_training_curves_without_teacher_or_relations(tabular):
+    clf = fast(relation_weight=0, init_from_teacher=False, early_stopping=False,
+               base_loss="gce").fit(*tabular)
+    ax = plot_training_curves(clf)
+    assert [line.get_label() for line in ax.get_lines()] == ["train_gce"]
+    np.testing.assert_array_equal(ax.get_lines()[0].get_xdata(), np.arange(1, 4))
+
+
+def test_clear_message_without_matplotlib(quick_detector, monkeypatch):
+    for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
+        monkeypatch.setitem(sys.modules, name, None)
+    with pytest.raises(ImportError, match=r"pip install sklearn-rmd\[plot\]"):
+        plot_label_quality(quick_detector)
