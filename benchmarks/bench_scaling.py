@@ -7,7 +7,8 @@ Protocol
   ``make_noisy_labels(random_state=0)``; N = 1e4, 3e4, 1e5, 3e5
   (``--quick``: 1e3, 3e3; ``--sizes`` to choose).
 * Fixed, small epochs, no early stopping: ``pretrain_epochs=2, max_epochs=3,
-  early_stopping=False``. Methods:
+  early_stopping=False`` (``--epochs 4 10`` keeps the defaults' 40:100 ratio of
+  stage-1 to stage-2 epochs, which the whole-fit ratio depends on). Methods:
 
   ``plain``     plain skorch ``NeuralNetClassifier``: the default RMD encoder
                 plus a linear head, cross-entropy, AdamW, the same lr, weight
@@ -117,7 +118,7 @@ def make_data(n, seed=0):
     return X.astype(np.float32), y_noisy
 
 
-def make_model(method, device):
+def make_model(method, device, epochs=EPOCHS):
     from skorch import NeuralNetClassifier
     from torch import nn
 
@@ -132,17 +133,17 @@ def make_model(method, device):
             module__embedding_dim=defaults["embedding_dim"], module__dropout=defaults["dropout"],
             criterion=nn.CrossEntropyLoss, optimizer=torch.optim.AdamW, lr=defaults["lr"],
             optimizer__weight_decay=defaults["weight_decay"], batch_size=defaults["batch_size"],
-            max_epochs=EPOCHS["max_epochs"], train_split=None, iterator_train__shuffle=True,
+            max_epochs=epochs["max_epochs"], train_split=None, iterator_train__shuffle=True,
             device=device, verbose=0)
     if method == "rmd_ce":
         return RMDClassifier(relation_weight=0, init_from_teacher=False, random_state=0,
-                             device=device, **EPOCHS)
+                             device=device, **epochs)
     if method == "rmd":
-        return RMDClassifier(random_state=0, device=device, **EPOCHS)
+        return RMDClassifier(random_state=0, device=device, **epochs)
     if method == "detector":
         from sklearn_rmd import NoisyLabelDetector
 
-        network = RMDClassifier(relation_weight=0, random_state=0, device=device, **EPOCHS)
+        network = RMDClassifier(relation_weight=0, random_state=0, device=device, **epochs)
         return NoisyLabelDetector(estimator=network, mode="single", random_state=0,
                                   device=device)
     raise ValueError(method)
@@ -174,12 +175,13 @@ def worker_fit(spec):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.manual_seed(0)
-        warm = make_model(method, device)
+        epochs = spec.get("epochs", EPOCHS)
+        warm = make_model(method, device, epochs)
         if hasattr(warm, "max_epochs"):
             warm.set_params(max_epochs=1)
         warm.fit(X[:512], y[:512])
         del warm
-        model = make_model(method, device)
+        model = make_model(method, device, epochs)
         if device.startswith("cuda"):
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()
@@ -369,7 +371,7 @@ def markdown(results):
         f"{env['cpu_count']} CPUs; fits on 1 thread, kNN graphs on {KNN_THREADS}; "
         f"torch {env['torch']}, skorch {env['skorch']}; commit {env['git_commit']}.",
         f"make_classification(N, {N_FEATURES}, 10 classes), {int(NOISE * 100)}% symmetric "
-        f"noise; epochs {EPOCHS}. Each cell is one fresh process.",
+        f"noise; epochs {results['epochs']}. Each cell is one fresh process.",
         "",
         "Methods: " + "; ".join(f"`{m}` {METHODS[m]}" for m in results["methods"]
                                 if m in METHODS) + ".",
@@ -444,7 +446,7 @@ def run(args):
     runs = []
     for method, n in specs:
         spec = dict(method="rmd" if method == "rmd_nobf16" else method, n=n, device=device,
-                    no_bf16=method == "rmd_nobf16")
+                    no_bf16=method == "rmd_nobf16", epochs=args.epochs)
         if method == "detector" and args.detector_max_n and n > args.detector_max_n:
             continue
         # The fastest of --repeats fresh processes (with its memory): timings on a
@@ -467,7 +469,7 @@ def run(args):
         prefix = RESULTS_DIR / prefix
     prefix.parent.mkdir(parents=True, exist_ok=True)
     results = dict(benchmark="scaling", quick=args.quick, environment=env, sizes=args.sizes,
-                   methods=methods_run, epochs=EPOCHS,
+                   methods=methods_run, epochs=args.epochs,
                    protocol=dict(data=f"make_classification(N, {N_FEATURES}, "
                                       f"n_informative=32, n_classes={N_CLASSES})",
                                  noise=f"symmetric {NOISE}", knn=dict(dim=KNN_DIM, k=KNN_K,
@@ -500,8 +502,14 @@ def parse_args(argv=None):
     parser.add_argument("--out", default=None,
                         help="output prefix for .json/.md/.png (default "
                              "benchmarks/results/scaling, quick/scaling with --quick)")
+    parser.add_argument("--epochs", nargs=2, type=int, metavar=("PRETRAIN", "MAX"),
+                        default=None,
+                        help=f"stage-1 and stage-2 epochs (default {EPOCHS['pretrain_epochs']} "
+                             f"{EPOCHS['max_epochs']}); 4 10 keeps the defaults' 40:100 ratio")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    args.epochs = (EPOCHS if args.epochs is None else
+                   dict(EPOCHS, pretrain_epochs=args.epochs[0], max_epochs=args.epochs[1]))
     if args.sizes is None:
         args.sizes = QUICK_SIZES if args.quick else FULL_SIZES
     if args.out is None:

@@ -2,17 +2,10 @@
 
 import numpy as np
 import pytest
+from conftest import brute_force_knn
 
 from sklearn_rmd.graph import knn_graph, neighbor_label_distribution
 from sklearn_rmd.noise import make_noisy_labels
-
-
-def brute_force_knn(X, k):
-    unit = X / np.linalg.norm(X, axis=1, keepdims=True)
-    similarity = unit @ unit.T
-    np.fill_diagonal(similarity, -np.inf)
-    indices = np.argsort(-similarity, axis=1)[:, :k]
-    return indices, np.take_along_axis(similarity, indices, axis=1)
 
 
 # ---------------------------------------------------------------------- graph

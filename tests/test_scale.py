@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import fast, record_calls, requires_cuda
+from conftest import brute_force_knn, fast, record_calls, requires_cuda
 from sklearn.model_selection import GridSearchCV
 
 from sklearn_rmd import graph, nets
@@ -35,14 +35,6 @@ has_distributed = importlib.util.find_spec("distributed") is not None
 requires_faiss = pytest.mark.skipif(not has_faiss, reason="faiss is not installed")
 requires_accelerate = pytest.mark.skipif(not has_accelerate,
                                          reason="accelerate is not installed")
-
-
-def brute_force_knn(X, k):
-    unit = X / np.linalg.norm(X, axis=1, keepdims=True)
-    similarity = unit @ unit.T
-    np.fill_diagonal(similarity, -np.inf)
-    indices = np.argsort(-similarity, axis=1)[:, :k]
-    return indices, np.take_along_axis(similarity, indices, axis=1)
 
 
 # ------------------------------------------------------------------- compile
