@@ -32,6 +32,19 @@ def resolve_device(device):
     return str(parsed)
 
 
+def on_cuda(device):
+    """Whether ``device`` names CUDA; never raises (estimator tags call it).
+
+    A model fitted on CUDA and loaded on a CPU-only machine must still be
+    usable, so an unavailable or unknown device is read from its name.
+    """
+    try:
+        device = resolve_device(device)
+    except ValueError:
+        device = str(device)
+    return device.startswith("cuda")
+
+
 def torch_seed(random_state):
     """Draw a torch seed from a scikit-learn ``random_state``."""
     return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))

@@ -14,7 +14,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._device import resolve_device, seeded, torch_seed
+from ._device import on_cuda, resolve_device, seeded, torch_seed
 from ._loader import DeviceBatchLoader
 from .augment import default_augment
 from .graph import knn_graph, neighbor_label_distribution
@@ -112,7 +112,9 @@ class RMDClassifier(ClassifierMixin, BaseEstimator):
 
     n_neighbors : int or None (default=None)
       Restrict the edge term to each row's K strongest teacher relations in
-      the batch; None uses the dense batch graph.
+      the batch; None uses the dense batch graph. Also the K of the
+      teacher-space kNN graph behind Co-teaching's estimated forget rate
+      (None: 10).
 
     relation_dim : int (default=128)
       Size of the node space shared by teacher and student.
@@ -210,7 +212,7 @@ class RMDClassifier(ClassifierMixin, BaseEstimator):
       The stage-2 skorch net, trimmed for prediction.
 
     teacher_ : SimSiamNet or None
-      The stage-1 skorch net, trimmed; None when no stage ran.
+      The stage-1 skorch net, trimmed; None when stage 1 did not run.
 
     history_ : skorch History
       Stage-2 training history (``train_loss``, the base loss, ``train_edge``,
@@ -478,7 +480,9 @@ class RMDClassifier(ClassifierMixin, BaseEstimator):
             if self.init_from_teacher:
                 for network in students.networks:
                     network.encoder.load_state_dict(teacher_encoder.state_dict())
-            if self.teacher_features == "precomputed":
+            if self.relation_weight == 0:
+                teacher_encoder = None  # the teacher only initialised the student
+            elif self.teacher_features == "precomputed":
                 teacher_features = torch.as_tensor(teacher.forward({"x": X}))
                 teacher_encoder = None
             else:
@@ -487,7 +491,7 @@ class RMDClassifier(ClassifierMixin, BaseEstimator):
             self._base_loss_fn(), dim, n_networks,
             teacher_features=teacher_features, teacher_encoder=teacher_encoder,
             teacher_dim=teacher_dim, relation_dim=self.relation_dim,
-            relation_weight=self.relation_weight if teacher is not None else 0.0,
+            relation_weight=self.relation_weight,
             node_weight=self.node_weight, edge_weight=self.edge_weight,
             n_neighbors=self.n_neighbors, forget_rate=self.forget_rate_ or 0.0,
             forget_epochs=self.forget_epochs,
@@ -647,8 +651,8 @@ class RMDClassifier(ClassifierMixin, BaseEstimator):
         if source == "teacher":
             if self.teacher_ is None:
                 raise ValueError(
-                    "This model was fitted without a teacher (relation_weight=0 and "
-                    "init_from_teacher=False); use source='student'."
+                    "This model was fitted without stage 1, so it has no teacher "
+                    "(relation_weight=0 and init_from_teacher=False); use source='student'."
                 )
             return self.teacher_.forward({"x": X}).numpy()
         if source != "student":
@@ -660,11 +664,5 @@ class RMDClassifier(ClassifierMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
         tags.input_tags.sparse = False
-        # Tags must never raise: check_is_fitted and validate_data read them, so a
-        # model fitted on CUDA and loaded on a CPU-only machine must still predict.
-        try:
-            device = resolve_device(self.device)
-        except ValueError:
-            device = str(self.device)
-        tags.non_deterministic = device.startswith("cuda")
+        tags.non_deterministic = on_cuda(self.device)
         return tags

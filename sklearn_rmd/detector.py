@@ -26,7 +26,7 @@ from sklearn.model_selection import StratifiedKFold, check_cv
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._device import resolve_device, seeded, torch_seed
+from ._device import on_cuda, resolve_device, seeded, torch_seed
 from .classifier import RMDClassifier
 from .graph import knn_graph, neighbor_label_distribution
 
@@ -46,8 +46,8 @@ ACTIONS = ("remove", "relabel")
 # * no early-stopping split: every training row of a fold is used;
 # * 3 folds and 5 teacher epochs: benchmarks/results/detector.md measures the
 #   cost against cleanlab on the same network (<= 1x) and what 5 folds and
-#   10 teacher epochs add (F1 +0.004 to +0.02 on digits and 20 000 synthetic
-#   rows, at about twice the time).
+#   10 teacher epochs add (F1 +0.004 to +0.022 on digits and 20 000 synthetic
+#   rows, at about 1.7 times the time).
 DEFAULT_NETWORK = dict(pretrain_epochs=5, max_epochs=10, relation_weight=0.0,
                        early_stopping=False)
 
@@ -239,7 +239,8 @@ class NoisyLabelDetector(BaseEstimator):
     neighbor_weight : 'auto' or float in [0, 1] (default='auto')
       Share of the relation evidence in the combined probabilities; the
       classifier's probabilities get the rest. 'auto': 0.25, or 0.5 with
-      ``mode='single'`` (in-sample dynamics are overconfident).
+      ``mode='single'`` and no ``pred_probs`` (in-sample dynamics are
+      overconfident).
 
     threshold : float in (0, 1) or None (default=None)
       Flag the rows whose ``label_quality_`` is below it, instead of the
@@ -746,7 +747,7 @@ class NoisyLabelDetector(BaseEstimator):
         tags.input_tags.allow_nan = False
         tags.input_tags.sparse = False
         tags.target_tags.required = True
-        tags.non_deterministic = resolve_device(self.device).startswith("cuda")
+        tags.non_deterministic = on_cuda(self.device)
         return tags
 
 

@@ -60,13 +60,16 @@ class _DeviceDataMixin:
         return super().torch_compile(module, name)
 
     def trim_for_prediction(self):
-        """Trim as skorch does, and drop the constructor's module instance.
+        """Trim as skorch does, and drop what only training read.
 
         ``module_`` holds the trained weights; ``module`` would pickle them a
-        second time.
+        second time. The batch-order generator goes too: only training draws
+        from it, and older torch releases cannot pickle one.
         """
         super().trim_for_prediction()
         self.module = None
+        if hasattr(self, "iterator_train__generator"):
+            self.iterator_train__generator = None
 
     def _inputs(self, x):
         x = x["x"] if isinstance(x, dict) else x

@@ -250,6 +250,15 @@ def test_pickle_round_trip(fitted):
     assert clone(loaded).get_params().keys() == fitted.get_params().keys()
 
 
+def test_detector_saved_for_cuda_is_usable_without_cuda(fitted, monkeypatch):
+    # Its tags must not resolve the device: label_issues() validates through them.
+    loaded = pickle.loads(pickle.dumps(fitted))
+    loaded.device = "cuda"
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    table = loaded.label_issues()
+    assert len(table) == len(fitted.label_quality_)
+
+
 # ----------------------------------------------------------------- bad input
 def test_class_with_fewer_rows_than_folds(noisy):
     X, y_noisy, _, _ = noisy

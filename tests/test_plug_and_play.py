@@ -138,7 +138,7 @@ def test_no_teacher_and_no_stage_1(tabular, monkeypatch):
     assert stage1 == []
     assert clf.teacher_ is None and clf.teacher_history_ is None
     assert clf.history_[-1, "train_loss"] > 0
-    with pytest.raises(ValueError, match="without a teacher"):
+    with pytest.raises(ValueError, match="without stage 1, so it has no teacher"):
         clf.embed(tabular[0], source="teacher")
 
 
