@@ -91,6 +91,16 @@ def digits_split(seed):
                             random_state=seed)
 
 
+def fill_run_defaults(args, name):
+    """Seeds 0 1 2 (0 with ``--quick``) and the output prefix ``results/<name>``
+    (``results/quick/<name>`` with ``--quick``), where the command line left them."""
+    if args.seeds is None:
+        args.seeds = [0] if args.quick else [0, 1, 2]
+    if args.out is None:
+        args.out = str(RESULTS_DIR / ("quick/" + name if args.quick else name))
+    return args
+
+
 def write_results(name, rows, markdown):
     """Write ``<prefix>.json`` (``rows``, any JSON-able object) and ``<prefix>.md``.
 

@@ -46,7 +46,8 @@ from skorch import NeuralNetClassifier  # noqa: E402
 from sklearn.neighbors import KNeighborsClassifier  # noqa: E402
 from torch import nn  # noqa: E402
 
-from _common import RESULTS_DIR, digits_split, environment_info, write_results  # noqa: E402
+from _common import (digits_split, environment_info, fill_run_defaults,  # noqa: E402
+                     write_results)
 from sklearn_rmd import RMDClassifier  # noqa: E402
 from sklearn_rmd.modules import make_encoder  # noqa: E402
 from sklearn_rmd.noise import make_noisy_labels  # noqa: E402
@@ -340,12 +341,7 @@ def parse_args(argv=None):
     parser.add_argument("--out", default=None,
                         help="output prefix for .json and .md (default "
                              "benchmarks/results/classifier, quick/classifier with --quick)")
-    args = parser.parse_args(argv)
-    if args.seeds is None:
-        args.seeds = [0] if args.quick else [0, 1, 2]
-    if args.out is None:
-        args.out = str(RESULTS_DIR / ("quick/classifier" if args.quick else "classifier"))
-    return args
+    return fill_run_defaults(parser.parse_args(argv), "classifier")
 
 
 if __name__ == "__main__":

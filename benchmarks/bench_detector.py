@@ -57,7 +57,8 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 from sklearn.svm import SVC  # noqa: E402
 from torch import nn  # noqa: E402
 
-from _common import RESULTS_DIR, digits_split, environment_info, write_results  # noqa: E402
+from _common import (digits_split, environment_info, fill_run_defaults,  # noqa: E402
+                     write_results)
 from sklearn_rmd import NoisyLabelDetector, RMDClassifier  # noqa: E402
 from sklearn_rmd.detector import DEFAULT_NETWORK  # noqa: E402
 from sklearn_rmd.metrics import detection_report  # noqa: E402
@@ -291,13 +292,9 @@ def parse_args(argv=None):
     parser.add_argument("--out", default=None,
                         help="output prefix for .json and .md (default benchmarks/results/"
                              "detector, quick/detector with --quick)")
-    args = parser.parse_args(argv)
-    if args.seeds is None:
-        args.seeds = [0] if args.quick else [0, 1, 2]
+    args = fill_run_defaults(parser.parse_args(argv), "detector")
     if args.settings is None:
         args.settings = list(SETTINGS)
-    if args.out is None:
-        args.out = str(RESULTS_DIR / ("quick/detector" if args.quick else "detector"))
     return args
 
 

@@ -41,7 +41,8 @@ from sklearn.datasets import make_classification  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
-from _common import RESULTS_DIR, digits_split, environment_info, write_results  # noqa: E402
+from _common import (digits_split, environment_info, fill_run_defaults,  # noqa: E402
+                     write_results)
 from sklearn_rmd import RMDClassifier  # noqa: E402
 from sklearn_rmd._device import seeded, torch_seed  # noqa: E402
 from sklearn_rmd.noise import make_noisy_labels  # noqa: E402
@@ -192,12 +193,7 @@ def parse_args(argv=None):
     parser.add_argument("--noise", nargs="+", choices=list(NOISES), default=list(NOISES))
     parser.add_argument("--seeds", nargs="+", type=int, default=None)
     parser.add_argument("--out", default=None)
-    args = parser.parse_args(argv)
-    if args.seeds is None:
-        args.seeds = [0] if args.quick else [0, 1, 2]
-    if args.out is None:
-        args.out = str(RESULTS_DIR / ("quick/plug_and_play" if args.quick else "plug_and_play"))
-    return args
+    return fill_run_defaults(parser.parse_args(argv), "plug_and_play")
 
 
 if __name__ == "__main__":
