@@ -48,7 +48,6 @@ at 3e5 rows take minutes) or ``--quick`` for a smoke run (written under
 
 import argparse
 import json
-import os
 import resource
 import subprocess
 import sys

@@ -11,10 +11,10 @@ from skorch.callbacks import EarlyStopping, EpochScoring, PassthroughScoring, Pr
 from skorch.dataset import ValidSplit
 from skorch.history import History
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._device import on_cuda, resolve_device, seeded, torch_seed
+from ._validation import validate_labelled
 from ._loader import DeviceBatchLoader
 from .augment import default_augment
 from .graph import knn_graph, neighbor_label_distribution
@@ -541,17 +541,10 @@ class RMDClassifier(ClassifierMixin, BaseEstimator):
         self : RMDClassifier
           The fitted estimator.
         """
-        X, y = validate_data(self, X, y, dtype=np.float32)
+        X, classes, y_encoded = validate_labelled(self, X, y, dtype=np.float32)
         X = np.require(X, requirements="W")  # a read-only pandas view would make torch warn
-        check_classification_targets(y)
-        classes, y_encoded = np.unique(y, return_inverse=True)
-        if len(classes) < 2:
-            raise ValueError(
-                f"y has only one class ({classes[0]!r}); a classifier needs at "
-                "least two classes."
-            )
         self._setup(classes, X.shape[1])
-        return self._fit(X, y_encoded.astype(np.int64))
+        return self._fit(X, y_encoded)
 
     def _setup(self, classes, n_features):
         """Check the parameters and set ``classes_`` and ``device_`` for ``_fit``."""

@@ -23,10 +23,10 @@ import torch
 from skorch.callbacks import Callback
 from sklearn.base import BaseEstimator, clone
 from sklearn.model_selection import StratifiedKFold, check_cv
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from ._device import on_cuda, resolve_device, seeded, torch_seed
+from ._validation import validate_labelled
 from .classifier import RMDClassifier
 from .graph import knn_graph, neighbor_label_distribution
 
@@ -527,15 +527,9 @@ class NoisyLabelDetector(BaseEstimator):
 
     def _validate_fit(self, X, y, pred_probs):
         self._check_params()
-        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
-        check_classification_targets(y)
-        self.classes_, y_encoded = np.unique(y, return_inverse=True)
+        X, self.classes_, y_encoded = validate_labelled(self, X, y,
+                                                        dtype=[np.float64, np.float32])
         n_classes = len(self.classes_)
-        if n_classes < 2:
-            raise ValueError(
-                f"y has only one class ({self.classes_[0]!r}): there is no other label a "
-                "row could have instead. Pass labels of at least two classes."
-            )
         if self.n_neighbors >= len(X) and self._spaces(teacher_available=True):
             raise ValueError(
                 f"n_neighbors={self.n_neighbors} must be smaller than the number of rows "
@@ -560,7 +554,7 @@ class NoisyLabelDetector(BaseEstimator):
                 )
         elif self.mode == "cv":
             self._check_folds(y_encoded)
-        return X, y_encoded.astype(np.int64), pred_probs
+        return X, y_encoded, pred_probs
 
     def _check_folds(self, y_encoded):
         if not isinstance(self.cv, numbers.Integral):
