@@ -17,6 +17,8 @@ Protocol
                 the same network and CE through our on-device loader, no
                 teacher (the epoch-time baseline);
   ``rmd``       ``RMDClassifier`` with every other default (stage 1 + stage 2);
+  ``rmd_dim32`` ``RMDClassifier(relation_dim=32)``: the relation term's cost
+                with a smaller node space (opt in with ``--methods``);
   ``detector``  ``NoisyLabelDetector(mode='single')`` around
                 ``RMDClassifier(pretrain_epochs=2, max_epochs=3,
                 relation_weight=0, early_stopping=False)``: teacher, one fit,
@@ -38,7 +40,8 @@ Protocol
   bf16 speed-up of ``rmd`` (autocast switched off in a second run).
 * Targets: kNN graph for N = 1e5 in <= 20 s with <= 300 MB extra (fastest
   backend); stage-2 epoch <= 1.15x a CE epoch; whole fit <= 2.5x plain at
-  equal max_epochs; exponent <= 1.1 for ``rmd`` and ``detector``.
+  equal max_epochs, checked only at the defaults' 40:100 epoch ratio
+  (``--epochs 4 10``); exponent <= 1.1 for ``rmd`` and ``detector``.
 
 Run ``python benchmarks/bench_scaling.py`` (long on a CPU: the exact kNN graphs
 at 3e5 rows take minutes) or ``--quick`` for a smoke run (written under
@@ -69,12 +72,15 @@ QUICK_SIZES = [1_000, 3_000]
 N_FEATURES, N_CLASSES, NOISE = 64, 10, 0.2
 KNN_DIM, KNN_K, KNN_THREADS = 128, 10, 2
 EPOCHS = dict(pretrain_epochs=2, max_epochs=3, early_stopping=False)
-FIT_METHODS = ("plain", "rmd_ce", "rmd", "detector")
+FIT_METHODS = ("plain", "rmd_ce", "rmd", "detector", "rmd_dim32")
+DEFAULT_METHODS = ("plain", "rmd_ce", "rmd", "detector", "knn_torch", "knn_faiss")
+RELATION_METHODS = ("rmd", "rmd_dim32")
 KNN_METHODS = ("knn_torch", "knn_faiss")
 METHODS = {
     "plain": "plain skorch NeuralNetClassifier, same encoder + head, CE",
     "rmd_ce": "RMDClassifier(relation_weight=0, init_from_teacher=False): CE, our loader",
     "rmd": "RMDClassifier, defaults (stage 1 + stage 2)",
+    "rmd_dim32": "RMDClassifier(relation_dim=32)",
     "detector": "NoisyLabelDetector(mode='single'), fast RMD network",
     "knn_torch": f"knn_graph(backend='torch'), d={KNN_DIM}, K={KNN_K}, {KNN_THREADS} threads",
     "knn_faiss": f"knn_graph(backend='faiss'), d={KNN_DIM}, K={KNN_K}, {KNN_THREADS} threads",
@@ -139,6 +145,8 @@ def make_model(method, device, epochs=EPOCHS):
                              device=device, **epochs)
     if method == "rmd":
         return RMDClassifier(random_state=0, device=device, **epochs)
+    if method == "rmd_dim32":
+        return RMDClassifier(relation_dim=32, random_state=0, device=device, **epochs)
     if method == "detector":
         from sklearn_rmd import NoisyLabelDetector
 
@@ -270,6 +278,8 @@ def summarize(runs, sizes, methods):
         plain_epoch = _median(get("plain", n, "stage2_dur") or [])
         row["epoch_s"] = dict(rmd=rmd_epoch, rmd_ce=ce_epoch, plain=plain_epoch)
         row["epoch_ratio_vs_ce"] = rmd_epoch / ce_epoch if rmd_epoch and ce_epoch else None
+        small = _median(get("rmd_dim32", n, "stage2_dur") or [])
+        row["epoch_ratio_dim32_vs_ce"] = small / ce_epoch if small and ce_epoch else None
         row["epoch_ratio_vs_plain"] = (rmd_epoch / plain_epoch
                                        if rmd_epoch and plain_epoch else None)
         rmd_s, plain_s = get("rmd", n, "seconds"), get("plain", n, "seconds")
@@ -289,7 +299,13 @@ def summarize(runs, sizes, methods):
     return dict(per_size=per_size, exponents=exponents)
 
 
-def check_targets(runs, summary, sizes):
+def keeps_default_ratio(epochs):
+    """Whether stage-1 to stage-2 epochs are the defaults' 40:100, as the whole-fit
+    target ("the default fit at equal max_epochs") requires."""
+    return epochs["pretrain_epochs"] * 100 == epochs["max_epochs"] * 40
+
+
+def check_targets(runs, summary, sizes, epochs):
     checks = []
     if KNN_TARGET_N in sizes:
         knn = [r for r in runs if r["method"].startswith("knn") and r["n"] == KNN_TARGET_N
@@ -307,7 +323,7 @@ def check_targets(runs, summary, sizes):
                                       f"{MAX_EPOCH_RATIO}x CE epoch",
                                value=row["epoch_ratio_vs_ce"],
                                passed=row["epoch_ratio_vs_ce"] <= MAX_EPOCH_RATIO))
-        if row["fit_ratio_vs_plain"] is not None:
+        if row["fit_ratio_vs_plain"] is not None and keeps_default_ratio(epochs):
             checks.append(dict(target=f"N={row['n']}: whole fit <= {MAX_FIT_RATIO}x plain",
                                value=row["fit_ratio_vs_plain"],
                                passed=row["fit_ratio_vs_plain"] <= MAX_FIT_RATIO))
@@ -395,15 +411,22 @@ def markdown(results):
                 cells.append(cell)
         lines.append(f"| {method} | " + " | ".join(cells)
                      + f" | {_fmt(results['summary']['exponents'].get(method))} |")
+    small = "rmd_dim32" in results["methods"]
     lines += ["", "## Epoch times and ratios", "",
               "| N | stage-2 epoch rmd (s) | CE epoch rmd_ce (s) | epoch plain (s) "
-              "| rmd / rmd_ce epoch | rmd / plain epoch | rmd / plain fit |",
-              "|---|---|---|---|---|---|---|"]
+              "| rmd / rmd_ce epoch | rmd / plain epoch | rmd / plain fit |"
+              + (" rmd_dim32 / rmd_ce epoch |" if small else ""),
+              "|---|---|---|---|---|---|---|" + ("---|" if small else "")]
     for row in results["summary"]["per_size"]:
         e = row["epoch_s"]
         lines.append(f"| {row['n']} | {_fmt(e['rmd'], '.3f')} | {_fmt(e['rmd_ce'], '.3f')} | "
                      f"{_fmt(e['plain'], '.3f')} | {_fmt(row['epoch_ratio_vs_ce'])} | "
-                     f"{_fmt(row['epoch_ratio_vs_plain'])} | {_fmt(row['fit_ratio_vs_plain'])} |")
+                     f"{_fmt(row['epoch_ratio_vs_plain'])} | {_fmt(row['fit_ratio_vs_plain'])} |"
+                     + (f" {_fmt(row['epoch_ratio_dim32_vs_ce'])} |" if small else ""))
+    if not keeps_default_ratio(results["epochs"]):
+        lines += ["", "The whole-fit ratio is a target only at the defaults' 40:100 ratio of "
+                      "stage-1 to stage-2 epochs (`--epochs 4 10`); here it is shown, not "
+                      "checked."]
     if env["device"] == "cuda":
         lines += ["", "## Throughput (samples/s per stage) and bf16", "",
                   "| N | rmd stage 1 | rmd stage 2 | plain | rmd_ce | bf16 speed-up of rmd |",
@@ -462,7 +485,7 @@ def run(args):
     methods_run = [m for m in methods if any(r["method"] == m for r in runs)]
     summary = summarize(runs, args.sizes, methods_run + (
         ["rmd_nobf16"] if any(r["method"] == "rmd_nobf16" for r in runs) else []))
-    targets = check_targets(runs, summary, args.sizes)
+    targets = check_targets(runs, summary, args.sizes, args.epochs)
     prefix = Path(args.out)
     if prefix.parent == Path("."):
         prefix = RESULTS_DIR / prefix
@@ -490,7 +513,7 @@ def parse_args(argv=None):
     parser.add_argument("--sizes", nargs="+", type=lambda s: int(float(s)), default=None,
                         help=f"rows N (default {FULL_SIZES}); 1e5 style accepted")
     parser.add_argument("--methods", nargs="+", choices=FIT_METHODS + KNN_METHODS,
-                        default=list(FIT_METHODS + KNN_METHODS))
+                        default=list(DEFAULT_METHODS))
     parser.add_argument("--detector-max-n", type=lambda s: int(float(s)), default=None,
                         help="skip the detector above this N (its exact kNN graphs are "
                              "quadratic in N)")

@@ -402,6 +402,9 @@ class RMDClassifier(ClassifierMixin, BaseEstimator):
         return dict(
             optimizer=torch.optim.AdamW,
             optimizer__weight_decay=self.weight_decay,
+            # One kernel per step instead of a Python loop over the parameters:
+            # on the CPU the loop cost about 40% of a small network's step.
+            optimizer__fused=True,
             batch_size=batch_size,
             iterator_train=DeviceBatchLoader,
             iterator_train__shuffle=True,
