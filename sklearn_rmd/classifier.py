@@ -402,8 +402,8 @@ class RMDClassifier(ClassifierMixin, BaseEstimator):
         return dict(
             optimizer=torch.optim.AdamW,
             optimizer__weight_decay=self.weight_decay,
-            # One kernel per step instead of a Python loop over the parameters:
-            # on the CPU the loop cost about 40% of a small network's step.
+            # One kernel per step instead of a Python loop over the parameters,
+            # which is a large share of a small network's step on the CPU.
             optimizer__fused=True,
             batch_size=batch_size,
             iterator_train=DeviceBatchLoader,

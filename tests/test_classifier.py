@@ -198,6 +198,17 @@ def test_one_forward_backward_per_batch(tabular, monkeypatch, base_loss, n_rows,
     assert list(clf.history_[:, "train_batch_count"]) == [n_batches] * 3
 
 
+def test_both_stages_step_a_fused_adamw(tabular, monkeypatch):
+    # The per-parameter Python loop of the default AdamW was a large share of a
+    # small network's step on the CPU.
+    made = record_calls(monkeypatch, torch.optim.AdamW, "__init__")
+    fast(weight_decay=1e-3).fit(*tabular)
+    assert len(made) == 2  # teacher, then student
+    for _, kwargs in made:
+        assert kwargs["fused"] is True
+        assert kwargs["weight_decay"] == 1e-3
+
+
 def test_history_has_terms_per_epoch(fitted):
     assert len(fitted.history_) == FAST["max_epochs"]
     for epoch in fitted.history_:
