@@ -74,7 +74,6 @@ KNN_DIM, KNN_K, KNN_THREADS = 128, 10, 2
 EPOCHS = dict(pretrain_epochs=2, max_epochs=3, early_stopping=False)
 FIT_METHODS = ("plain", "rmd_ce", "rmd", "detector", "rmd_dim32")
 DEFAULT_METHODS = ("plain", "rmd_ce", "rmd", "detector", "knn_torch", "knn_faiss")
-RELATION_METHODS = ("rmd", "rmd_dim32")
 KNN_METHODS = ("knn_torch", "knn_faiss")
 METHODS = {
     "plain": "plain skorch NeuralNetClassifier, same encoder + head, CE",
