@@ -2,10 +2,11 @@
 
 Protocol
 --------
-* The stage-2 pieces of ``RMDClassifier`` with its default MLP (64 input
-  features, hidden (256, 256), 128-d embedding, 10 classes), batch 128, a
-  precomputed 128-d teacher table of 10 000 rows, fused AdamW, float32, one
-  CPU thread (``pin_threads``), or CUDA when present.
+* The stage-2 pieces of ``RMDClassifier`` with its defaults (encoder built by
+  ``make_encoder`` for 64 input features, 10 classes, batch size, lr, weight
+  decay, relation weight), a precomputed teacher table of 10 000 rows, fused
+  AdamW as in the estimator, float32, one CPU thread (``pin_threads``), or
+  CUDA when present.
 * One training step = forward, ``RelationDistillationLoss``, backward and the
   optimizer step, on a random batch of rows. Configurations: cross-entropy
   alone (``relation_weight=0``, the baseline) and the relation term with
@@ -30,44 +31,62 @@ pin_threads()
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from _common import environment_info, write_results  # noqa: E402
+from torch import nn  # noqa: E402
 
-N_ROWS, N_FEATURES, N_CLASSES, BATCH = 10_000, 64, 10, 128
-HIDDEN, EMBEDDING = (256, 256), 128
+from _common import environment_info, write_results  # noqa: E402
+from sklearn_rmd import RMDClassifier  # noqa: E402
+from sklearn_rmd.losses import cross_entropy  # noqa: E402
+from sklearn_rmd.modules import StudentNetwork, Students, make_encoder  # noqa: E402
+from sklearn_rmd.nets import RelationDistillationLoss  # noqa: E402
+
+N_ROWS, N_FEATURES, N_CLASSES = 10_000, 64, 10
+DEFAULTS = RMDClassifier().get_params()
+BATCH = DEFAULTS["batch_size"]
 DIMS = (16, 32, 64, 128, 256)
 
 
-def network_macs(batch=BATCH):
-    """Multiply-adds of one forward and backward pass of the MLP and head."""
-    widths = [N_FEATURES, *HIDDEN, EMBEDDING, N_CLASSES]
-    forward = batch * sum(a * b for a, b in zip(widths, widths[1:]))
+def default_network():
+    """The student network ``RMDClassifier`` builds for these rows by default."""
+    encoder = make_encoder(N_FEATURES, hidden_dims=DEFAULTS["hidden_dims"],
+                           embedding_dim=DEFAULTS["embedding_dim"], dropout=DEFAULTS["dropout"])
+    return StudentNetwork(encoder, encoder.out_dim, N_CLASSES)
+
+
+def linear_layers(network):
+    return [m for m in network.modules() if isinstance(m, nn.Linear)]
+
+
+def network_macs(network, batch=BATCH):
+    """Multiply-adds of one forward and backward pass of ``network``'s linear layers."""
+    layers = linear_layers(network)
+    forward = batch * sum(layer.in_features * layer.out_features for layer in layers)
     # Backward: weight and input gradients, minus the input gradient of layer 1.
-    return 3 * forward - batch * widths[0] * widths[1]
+    return 3 * forward - batch * layers[0].in_features * layers[0].out_features
 
 
-def relation_macs(dim, batch=BATCH, teacher_dim=EMBEDDING, student_dim=EMBEDDING):
+def relation_macs(dim, embedding_dim, batch=BATCH):
     """Multiply-adds of the node layers and the three relation products, forward
-    and backward (the teacher side needs no input gradient)."""
-    nodes = batch * dim * (2 * teacher_dim + 3 * student_dim)
+    and backward (the teacher side needs no input gradient; the teacher table
+    has the student's embedding size)."""
+    nodes = batch * dim * 5 * embedding_dim
     products = 9 * batch * batch * dim  # 3 products, each 1 forward + 2 backward
     return nodes + products
 
 
 def make_step(dim, seed, device):
     """One stage-2 training step of the default network; ``dim=None``: CE alone."""
-    from sklearn_rmd.losses import cross_entropy
-    from sklearn_rmd.modules import MLPEncoder, StudentNetwork, Students
-    from sklearn_rmd.nets import RelationDistillationLoss
-
     torch.manual_seed(seed)
-    students = Students([StudentNetwork(MLPEncoder(N_FEATURES, HIDDEN, EMBEDDING),
-                                        EMBEDDING, N_CLASSES)]).to(device)
-    teacher = torch.randn(N_ROWS, EMBEDDING, device=device)
+    network = default_network()
+    embedding_dim = network.head.in_features
+    students = Students([network]).to(device)
+    teacher = torch.randn(N_ROWS, embedding_dim, device=device)
     criterion = RelationDistillationLoss(
-        cross_entropy, EMBEDDING, teacher_features=teacher, teacher_dim=EMBEDDING,
-        relation_dim=dim or 8, relation_weight=10.0 if dim else 0.0).to(device)
+        cross_entropy, embedding_dim, teacher_features=teacher, teacher_dim=embedding_dim,
+        relation_dim=dim or 8, relation_weight=DEFAULTS["relation_weight"] if dim else 0.0,
+        node_weight=DEFAULTS["node_weight"], edge_weight=DEFAULTS["edge_weight"]).to(device)
     parameters = list(students.parameters()) + list(criterion.parameters())
-    optimizer = torch.optim.AdamW(parameters, lr=1e-3, weight_decay=1e-4, fused=True)
+    optimizer = torch.optim.AdamW(parameters, lr=DEFAULTS["lr"],
+                                  weight_decay=DEFAULTS["weight_decay"], fused=True)
     X = torch.randn(N_ROWS, N_FEATURES, device=device)
     y = torch.randint(0, N_CLASSES, (N_ROWS,), device=device)
     generator = torch.Generator(device=device).manual_seed(seed)
@@ -120,7 +139,7 @@ def markdown(results):
         f"Device {env['device']}{' (' + env['gpu'] + ')' if env['gpu'] else ''}, "
         f"{env['cpu_count']} CPUs, 1 thread; torch {env['torch']}; commit "
         f"{env['git_commit']}.",
-        f"One stage-2 step of the default MLP (64 -> 256 -> 256 -> 128 -> 10), batch {BATCH}, "
+        f"One stage-2 step of the default MLP ({results['widths']}), batch {BATCH}, "
         f"fused AdamW; seeds {results['seeds']}, median of {results['rounds']} interleaved "
         f"rounds of {results['steps']} steps per seed, mean over seeds.",
         "",
@@ -133,7 +152,7 @@ def markdown(results):
         macs = "—" if row["macs_ratio"] is None else f"{row['macs_ratio']:.2f}"
         lines.append(f"| {name} | {row['ms']:.2f} ± {row['ms_std']:.2f} | "
                      f"{row['ratio']:.2f} | {macs} |")
-    lines += ["", f"Network: {network_macs() / 1e6:.1f} M multiply-adds per step "
+    lines += ["", f"Network: {results['network_macs'] / 1e6:.1f} M multiply-adds per step "
                   "(forward and backward)."]
     return "\n".join(lines) + "\n"
 
@@ -143,15 +162,22 @@ def run(args):
     env = environment_info()
     per_seed = measure(args.seeds, args.rounds, args.steps, device)
     base = np.array(per_seed[None])
+    network = default_network()
+    macs = network_macs(network)
+    layers = linear_layers(network)
+    widths = " -> ".join(str(n) for n in [layers[0].in_features]
+                         + [layer.out_features for layer in layers])
     rows = []
     for dim, values in per_seed.items():
         values = np.array(values)
         rows.append(dict(relation_dim=dim, ms=float(values.mean()), ms_std=float(values.std()),
                          ratio=float(np.mean(values / base)),
                          macs_ratio=None if dim is None
-                         else relation_macs(dim) / network_macs()))
+                         else relation_macs(dim, network.head.in_features) / macs))
     results = dict(benchmark="relation_cost", environment=env, seeds=args.seeds,
-                   rounds=args.rounds, steps=args.steps, batch_size=BATCH, rows=rows,
+                   rounds=args.rounds, steps=args.steps, batch_size=BATCH, widths=widths,
+                   network_macs=macs,
+                   rows=rows,
                    per_seed_ms={str(k): v for k, v in per_seed.items()})
     table = markdown(results)
     paths = write_results(args.out, results, table)
