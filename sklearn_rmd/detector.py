@@ -28,7 +28,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._device import on_cuda, resolve_device, seeded, torch_seed
 from ._validation import validate_labelled
 from .classifier import RMDClassifier
-from .graph import knn_graph, neighbor_label_distribution
+from .graph import check_backend, knn_graph, neighbor_label_distribution
 
 MODES = ("cv", "single")
 SPACES = ("input", "teacher")
@@ -159,8 +159,8 @@ def _clean_posterior(probs, labels, noise_matrix, smoothing=0.1):
     return np.clip(clean / np.maximum(total, 1e-12), 0.0, 1.0)
 
 
-def _neighbor_probs(embeddings, labels, n_classes, n_neighbors, device):
-    indices, similarities = knn_graph(embeddings, n_neighbors, device=device)
+def _neighbor_probs(embeddings, labels, n_classes, n_neighbors, device, backend):
+    indices, similarities = knn_graph(embeddings, n_neighbors, device=device, backend=backend)
     return neighbor_label_distribution(indices, similarities, labels, n_classes)
 
 
@@ -235,6 +235,13 @@ class NoisyLabelDetector(BaseEstimator):
       columns. 'teacher': the teacher's embeddings (needs an RMDClassifier).
       'auto' uses both when the teacher exists, else 'input'. () switches
       the relation evidence off.
+
+    knn_backend : {'auto', 'torch', 'faiss', 'hnsw'} (default='auto')
+      How the neighbours are found (see :func:`sklearn_rmd.graph.knn_graph`):
+      exactly ('torch', 'faiss') or approximately through a FAISS HNSW graph
+      ('hnsw'). 'auto' is exact below 200 000 rows, and approximate above
+      on the CPU when FAISS is installed. 'faiss' and 'hnsw' need the
+      ``faiss`` extra.
 
     neighbor_weight : 'auto' or float in [0, 1] (default='auto')
       Share of the relation evidence in the combined probabilities; the
@@ -343,7 +350,8 @@ class NoisyLabelDetector(BaseEstimator):
     """
 
     def __init__(self, estimator=None, *, mode="cv", cv=3, n_neighbors=10,
-                 neighbor_spaces="auto", neighbor_weight="auto", threshold=None,
+                 neighbor_spaces="auto", knn_backend="auto", neighbor_weight="auto",
+                 threshold=None,
                  noise_fraction=None, action="remove", device="auto", random_state=None,
                  verbose=0):
         self.estimator = estimator
@@ -351,6 +359,7 @@ class NoisyLabelDetector(BaseEstimator):
         self.cv = cv
         self.n_neighbors = n_neighbors
         self.neighbor_spaces = neighbor_spaces
+        self.knn_backend = knn_backend
         self.neighbor_weight = neighbor_weight
         self.threshold = threshold
         self.noise_fraction = noise_fraction
@@ -487,6 +496,7 @@ class NoisyLabelDetector(BaseEstimator):
             )
         if not isinstance(self.n_neighbors, numbers.Integral) or self.n_neighbors < 1:
             raise ValueError(f"n_neighbors={self.n_neighbors!r} must be a positive integer.")
+        check_backend(self.knn_backend, "knn_backend")
         if not (self.neighbor_weight == "auto" or (
                 isinstance(self.neighbor_weight, numbers.Real)
                 and 0 <= self.neighbor_weight <= 1)):
@@ -615,7 +625,8 @@ class NoisyLabelDetector(BaseEstimator):
             else:
                 embeddings = teacher.forward({"x": X32}).numpy()
             neighbor_probs.append(_neighbor_probs(embeddings, y_encoded, n_classes,
-                                                  self.n_neighbors, self.device_))
+                                                  self.n_neighbors, self.device_,
+                                                  self.knn_backend))
         self.neighbor_probs_ = np.mean(neighbor_probs, axis=0) if neighbor_probs else None
         if teacher is not None:
             teacher.trim_for_prediction()  # the folds trained on copies of it

@@ -3,18 +3,26 @@
 Memory is O(N * K) plus one ``chunk_size x N`` block of similarities (at
 most about 64 MB by default): the N x N matrix is never formed. With the
 optional ``faiss`` extra, large graphs can be built by an exact FAISS
-inner-product index instead.
+inner-product index instead, and very large ones by an approximate FAISS
+HNSW index, whose cost grows about as N log N rather than N**2.
 """
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-BACKENDS = ("auto", "torch", "faiss")
+BACKENDS = ("auto", "torch", "faiss", "hnsw")
 # 'auto' hands CPU graphs of at least this many rows to FAISS when it is installed:
 # its exact search was about twice as fast as the torch path from 10 000 rows of
 # 128 features on (on 1 and 2 threads), and about as fast below.
 FAISS_MIN_ROWS = 10_000
+# ... and graphs of at least this many rows to the approximate HNSW index
+# (benchmarks/bench_knn_approx.py): below it the exact search was about as fast
+# on 2 threads, above it the exact search's N**2 cost dominates.
+HNSW_MIN_ROWS = 200_000
+# HNSW graph degree and search breadth: at 1e5 rows these kept 99% of the exact
+# neighbours of teacher embeddings (bench_knn_approx.py).
+_HNSW_M, _HNSW_MIN_EF = 16, 32
 # Default similarity block: at most this many float32 entries (64 MB).
 _BLOCK_ENTRIES = 2 ** 24
 
@@ -28,32 +36,62 @@ def _faiss():
     return faiss
 
 
-def _resolve_backend(backend, n, device):
+def check_backend(backend, name="backend"):
+    """Raise if ``backend`` is unknown, or needs FAISS and FAISS is missing."""
     if backend not in BACKENDS:
-        raise ValueError(f"backend={backend!r}; use one of {BACKENDS}.")
-    if backend == "faiss":
-        if _faiss() is None:
-            raise ImportError(
-                "backend='faiss' needs the faiss package: pip install 'sklearn-rmd[faiss]' "
-                "(or faiss-cpu), or use backend='torch'."
-            )
-        return "faiss"
-    if (backend == "auto" and n >= FAISS_MIN_ROWS and torch.device(device).type == "cpu"
-            and _faiss() is not None):
-        return "faiss"
+        raise ValueError(f"{name}={backend!r}; use one of {BACKENDS}.")
+    if backend in ("faiss", "hnsw") and _faiss() is None:
+        raise ImportError(
+            f"{name}={backend!r} needs the faiss package: pip install "
+            "'sklearn-rmd[faiss]' (or faiss-cpu), or use 'torch'."
+        )
+
+
+def _resolve_backend(backend, n, device):
+    check_backend(backend)
+    if backend in ("faiss", "hnsw"):
+        return backend
+    if backend == "auto" and torch.device(device).type == "cpu" and _faiss() is not None:
+        if n >= HNSW_MIN_ROWS:
+            return "hnsw"
+        if n >= FAISS_MIN_ROWS:
+            return "faiss"
     return "torch"
 
 
-def _knn_faiss(points, n_neighbors, query_chunk=65_536):
-    """Exact inner-product search of L2-normalised rows with FAISS (CPU).
+def _hnsw_index(points, n_neighbors):
+    """Approximate inner-product index: a FAISS HNSW graph over the rows.
+
+    The graph is built on one thread, so that it, and every search of it,
+    is the same from run to run (FAISS inserts rows concurrently on several
+    threads); searches use all of FAISS's threads.
+    """
+    faiss = _faiss()
+    index = faiss.IndexHNSWFlat(points.shape[1], _HNSW_M, faiss.METRIC_INNER_PRODUCT)
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        index.add(points)
+    finally:
+        faiss.omp_set_num_threads(threads)
+    index.hnsw.efSearch = max(_HNSW_MIN_EF, 2 * (n_neighbors + 1))
+    return index
+
+
+def _knn_faiss(points, n_neighbors, approximate=False, query_chunk=65_536):
+    """Inner-product search of L2-normalised rows with FAISS (CPU): exact, or
+    approximate through an HNSW graph.
 
     FAISS bounds its own similarity blocks; queries go in chunks only to
     bound the candidate lists.
     """
     faiss = _faiss()
     points = np.ascontiguousarray(points, dtype=np.float32)
-    index = faiss.IndexFlatIP(points.shape[1])
-    index.add(points)
+    if approximate:
+        index = _hnsw_index(points, n_neighbors)
+    else:
+        index = faiss.IndexFlatIP(points.shape[1])
+        index.add(points)
     n = points.shape[0]
     indices = np.empty((n, n_neighbors), dtype=np.int64)
     similarities = np.empty((n, n_neighbors), dtype=np.float32)
@@ -91,13 +129,17 @@ def knn_graph(embeddings, n_neighbors=10, chunk_size=None, device="cpu", backend
     device : str (default='cpu')
       Where the similarities are computed (torch backend).
 
-    backend : {'auto', 'torch', 'faiss'} (default='auto')
+    backend : {'auto', 'torch', 'faiss', 'hnsw'} (default='auto')
       'torch': chunked matrix products and ``topk``, on ``device``.
       'faiss': an exact FAISS inner-product index (``IndexFlatIP``) on the
-      CPU; needs the optional ``faiss`` extra. 'auto': FAISS when it is
-      installed, ``device`` is the CPU and there are at least 10 000 rows
-      (``FAISS_MIN_ROWS``), otherwise torch. Both are exact; they can differ only in the order of
-      (near-)tied neighbours.
+      CPU; needs the optional ``faiss`` extra. 'hnsw': an approximate FAISS
+      HNSW index on the CPU (same extra): most, not all, of the returned
+      neighbours are the exact ones, at a cost that grows about as
+      N log N. 'auto': when FAISS is installed and ``device`` is the CPU,
+      'hnsw' from 200 000 rows (``HNSW_MIN_ROWS``) and 'faiss' from 10 000
+      (``FAISS_MIN_ROWS``); otherwise torch. 'torch' and 'faiss' are exact;
+      they can differ only in the order of (near-)tied neighbours. Every
+      backend gives the same graph from run to run.
 
     Returns
     -------
@@ -119,8 +161,9 @@ def knn_graph(embeddings, n_neighbors=10, chunk_size=None, device="cpu", backend
     elif chunk_size < 1:
         raise ValueError(f"chunk_size={chunk_size!r} must be a positive integer or None.")
     points = F.normalize(points, dim=1)
-    if _resolve_backend(backend, n, device) == "faiss":
-        return _knn_faiss(points.cpu().numpy(), n_neighbors)
+    resolved = _resolve_backend(backend, n, device)
+    if resolved != "torch":
+        return _knn_faiss(points.cpu().numpy(), n_neighbors, approximate=resolved == "hnsw")
     indices = torch.empty(n, n_neighbors, dtype=torch.long, device=device)
     similarities = torch.empty(n, n_neighbors, device=device)
     for start in range(0, n, chunk_size):

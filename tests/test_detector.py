@@ -1,11 +1,12 @@
 """NoisyLabelDetector: contract, detection on known flips, bad input, sklearn checks."""
 
+import importlib.util
 import pickle
 import warnings
 
 import numpy as np
 import pytest
-from conftest import FAST
+from conftest import FAST, record_calls
 from sklearn.base import clone
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
@@ -14,6 +15,7 @@ from sklearn.svm import LinearSVC
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_rmd import NoisyLabelDetector, RMDClassifier
+from sklearn_rmd import detector as detector_module
 from sklearn_rmd.metrics import detection_report
 from sklearn_rmd.noise import make_noisy_labels
 
@@ -172,6 +174,19 @@ def test_neighbor_spaces_and_weight(noisy):
     assert detection_report(flipped, only_knn.is_label_issue_)["f1"] > 0.6
 
 
+@pytest.mark.skipif(importlib.util.find_spec("faiss") is None, reason="faiss is not installed")
+def test_knn_backend_reaches_the_graph(noisy, monkeypatch):
+    X, y_noisy, _, _ = noisy
+    probs = np.full((len(X), 3), 1 / 3)
+    exact = detector(knn_backend="torch").fit(X, y_noisy, pred_probs=probs)
+    calls = record_calls(monkeypatch, detector_module, "knn_graph")
+    approximate = detector(knn_backend="hnsw").fit(X, y_noisy, pred_probs=probs)
+    assert [kwargs["backend"] for _, kwargs in calls] == ["hnsw"]
+    # 300 rows: the HNSW graph finds (almost) every exact neighbour.
+    same = np.isclose(approximate.neighbor_probs_, exact.neighbor_probs_).all(axis=1)
+    assert same.mean() > 0.95
+
+
 # ---------------------------------------------------------------- resampling
 def test_fit_resample_removes_flagged_rows(noisy):
     X, y_noisy, _, _ = noisy
@@ -316,6 +331,7 @@ def test_single_mode_needs_rmd(noisy):
     ({"action": "drop"}, "action="),
     ({"n_neighbors": 0}, "n_neighbors="),
     ({"neighbor_weight": 1.5}, "neighbor_weight="),
+    ({"knn_backend": "annoy"}, "knn_backend="),
     ({"threshold": 0.5, "noise_fraction": 0.1}, "either threshold or noise_fraction"),
     ({"threshold": 1.5}, "threshold="),
     ({"noise_fraction": 1.0}, "noise_fraction="),

@@ -181,11 +181,63 @@ def test_auto_backend_uses_faiss_for_large_cpu_graphs(monkeypatch):
     np.testing.assert_array_equal(indices, brute_force_knn(X, 3)[0])
 
 
+def _clustered_rows(n=2000, n_features=16, n_centres=20, seed=0):
+    rng = np.random.RandomState(seed)
+    centres = rng.randn(n_centres, n_features) * 3
+    return (centres[rng.randint(n_centres, size=n)] + rng.randn(n, n_features)).astype(
+        np.float32)
+
+
+@requires_faiss
+def test_hnsw_backend_finds_most_exact_neighbours_with_their_similarities():
+    X = _clustered_rows()
+    indices, similarities = knn_graph(X, 10, backend="hnsw")
+    exact, _ = brute_force_knn(X, 10)
+    assert indices.shape == (2000, 10) and indices.dtype == np.int64
+    assert np.all(indices != np.arange(2000)[:, None])
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(indices, exact)])
+    assert recall > 0.95
+    # The similarities are the true cosines of the returned rows, best first.
+    unit = X / np.linalg.norm(X, axis=1, keepdims=True)
+    true = np.einsum("nd,nkd->nk", unit, unit[indices])
+    np.testing.assert_allclose(similarities, true, atol=1e-5)
+    assert np.all(np.diff(similarities, axis=1) <= 1e-6)
+
+
+@requires_faiss
+def test_hnsw_backend_repeats_and_excludes_self_with_duplicates():
+    X = _clustered_rows(600, seed=1)
+    first, second = knn_graph(X, 5, backend="hnsw"), knn_graph(X, 5, backend="hnsw")
+    np.testing.assert_array_equal(first[0], second[0])
+    np.testing.assert_array_equal(first[1], second[1])
+    duplicated = np.concatenate([X[:10]] * 3)
+    indices, similarities = knn_graph(duplicated, 2, backend="hnsw")
+    assert np.all(indices != np.arange(30)[:, None])
+    np.testing.assert_allclose(similarities, 1.0, atol=1e-5)
+
+
+@requires_faiss
+def test_auto_backend_goes_approximate_only_for_very_large_cpu_graphs(monkeypatch):
+    calls = record_calls(monkeypatch, graph, "_knn_faiss")
+    monkeypatch.setattr(graph, "FAISS_MIN_ROWS", 50)
+    monkeypatch.setattr(graph, "HNSW_MIN_ROWS", 100)
+    knn_graph(np.random.RandomState(0).randn(99, 4), 3)
+    knn_graph(_clustered_rows(100), 3)
+    assert [kwargs.get("approximate", False) for _, kwargs in calls] == [False, True]
+
+
+def test_hnsw_backend_without_faiss_says_how_to_install(monkeypatch):
+    monkeypatch.setattr(graph, "_faiss", lambda: None)
+    with pytest.raises(ImportError, match=r"sklearn-rmd\[faiss\]"):
+        knn_graph(np.random.RandomState(0).randn(20, 3), 3, backend="hnsw")
+
+
 @requires_faiss
 @requires_cuda
 def test_auto_backend_keeps_cuda_graphs_on_torch(monkeypatch):
     calls = record_calls(monkeypatch, graph, "_knn_faiss")
     monkeypatch.setattr(graph, "FAISS_MIN_ROWS", 10)
+    monkeypatch.setattr(graph, "HNSW_MIN_ROWS", 10)
     X = np.random.RandomState(0).randn(300, 16)
     indices, similarities = knn_graph(X, 5, device="cuda")
     assert not calls
