@@ -239,9 +239,9 @@ class NoisyLabelDetector(BaseEstimator):
     knn_backend : {'auto', 'torch', 'faiss', 'hnsw'} (default='auto')
       How the neighbours are found (see :func:`sklearn_rmd.graph.knn_graph`):
       exactly ('torch', 'faiss') or approximately through a FAISS HNSW graph
-      ('hnsw'). 'auto' is exact below 200 000 rows, and approximate above
-      on the CPU when FAISS is installed. 'faiss' and 'hnsw' need the
-      ``faiss`` extra.
+      ('hnsw'). 'auto' is exact below 200 000 rows and on a GPU, and
+      approximate from 200 000 rows on the CPU when FAISS is installed.
+      'faiss' and 'hnsw' need the ``faiss`` extra.
 
     neighbor_weight : 'auto' or float in [0, 1] (default='auto')
       Share of the relation evidence in the combined probabilities; the

@@ -19,10 +19,12 @@ BACKENDS = ("auto", "torch", "faiss", "hnsw")
 FAISS_MIN_ROWS = 10_000
 # ... and graphs of at least this many rows to the approximate HNSW index
 # (benchmarks/results/knn_approx.md, 2 threads): at 1e5 rows it was only about
-# 1.1x faster on input columns and random rows, at 3e5 rows 2.3-5.3x on every space.
+# 1.1x faster on input columns and random rows, at 3e5 rows 2.3-5.2x on every space.
+# Measured on 2 threads: the exact search speeds up with more, the one-thread HNSW
+# build does not.
 HNSW_MIN_ROWS = 200_000
-# HNSW graph degree and search breadth: at 1e5 rows these kept 99% of the exact
-# neighbours of teacher embeddings (bench_knn_approx.py).
+# HNSW links per row (M; 2 * M in the base layer) and least search breadth: at
+# 1e5 rows these kept 99% of the exact neighbours of teacher embeddings.
 _HNSW_M, _HNSW_MIN_EF = 16, 32
 # Default similarity block: at most this many float32 entries (64 MB).
 _BLOCK_ENTRIES = 2 ** 24
@@ -38,7 +40,24 @@ def _faiss():
 
 
 def check_backend(backend, name="backend"):
-    """Raise if ``backend`` is unknown, or needs FAISS and FAISS is missing."""
+    """Check a kNN backend before any work is done.
+
+    Parameters
+    ----------
+    backend : str
+      One of ``BACKENDS``.
+
+    name : str (default='backend')
+      The parameter's name in the error messages.
+
+    Raises
+    ------
+    ValueError
+      If ``backend`` is not one of ``BACKENDS``.
+
+    ImportError
+      If ``backend`` is 'faiss' or 'hnsw' and FAISS is not installed.
+    """
     if backend not in BACKENDS:
         raise ValueError(f"{name}={backend!r}; use one of {BACKENDS}.")
     if backend in ("faiss", "hnsw") and _faiss() is None:
@@ -58,6 +77,12 @@ def _resolve_backend(backend, n, device):
         if n >= FAISS_MIN_ROWS:
             return "faiss"
     return "torch"
+
+
+def _exact_index(points):
+    index = _faiss().IndexFlatIP(points.shape[1])
+    index.add(points)
+    return index
 
 
 def _hnsw_index(points, n_neighbors):
@@ -86,13 +111,9 @@ def _knn_faiss(points, n_neighbors, approximate=False, query_chunk=65_536):
     FAISS bounds its own similarity blocks; queries go in chunks only to
     bound the candidate lists.
     """
-    faiss = _faiss()
     points = np.ascontiguousarray(points, dtype=np.float32)
-    if approximate:
-        index = _hnsw_index(points, n_neighbors)
-    else:
-        index = faiss.IndexFlatIP(points.shape[1])
-        index.add(points)
+    index = _hnsw_index(points, n_neighbors) if approximate else _exact_index(points)
+    exact = None if approximate else index
     n = points.shape[0]
     indices = np.empty((n, n_neighbors), dtype=np.int64)
     similarities = np.empty((n, n_neighbors), dtype=np.float32)
@@ -103,6 +124,13 @@ def _knn_faiss(points, n_neighbors, approximate=False, query_chunk=65_536):
         # duplicates the row may not come first, or not at all (then the last
         # candidate goes), so move it by a stable sort rather than slicing.
         values, found = index.search(points[start:stop], n_neighbors + 1)
+        short = (found < 0).any(axis=1)
+        if short.any():
+            # The HNSW walk met fewer rows than asked (FAISS pads with -1), for
+            # example among many identical rows: search those rows exactly.
+            exact = _exact_index(points) if exact is None else exact
+            values[short], found[short] = exact.search(points[start:stop][short],
+                                                       n_neighbors + 1)
         is_self = found == rows[start:stop, None]
         order = np.argsort(is_self, axis=1, kind="stable")[:, :n_neighbors]
         indices[start:stop] = np.take_along_axis(found, order, axis=1)

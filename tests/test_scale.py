@@ -189,9 +189,11 @@ def _clustered_rows(n=2000, n_features=16, n_centres=20, seed=0):
 
 
 @requires_faiss
-def test_hnsw_backend_finds_most_exact_neighbours_with_their_similarities():
+def test_hnsw_backend_finds_most_exact_neighbours_with_their_similarities(monkeypatch):
+    built = record_calls(monkeypatch, graph, "_hnsw_index")
     X = _clustered_rows()
     indices, similarities = knn_graph(X, 10, backend="hnsw")
+    assert len(built) == 1
     exact, _ = brute_force_knn(X, 10)
     assert indices.shape == (2000, 10) and indices.dtype == np.int64
     assert np.all(indices != np.arange(2000)[:, None])
@@ -213,6 +215,32 @@ def test_hnsw_backend_repeats_and_excludes_self_with_duplicates():
     duplicated = np.concatenate([X[:10]] * 3)
     indices, similarities = knn_graph(duplicated, 2, backend="hnsw")
     assert np.all(indices != np.arange(30)[:, None])
+    np.testing.assert_allclose(similarities, 1.0, atol=1e-5)
+
+
+@requires_faiss
+def test_hnsw_graph_is_built_on_one_thread_and_searched_on_all(monkeypatch):
+    import faiss
+
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(3)
+    settings = record_calls(monkeypatch, faiss, "omp_set_num_threads")
+    try:
+        knn_graph(_clustered_rows(300), 5, backend="hnsw")
+        assert [args for args, _ in settings] == [(1,), (3,)]
+        assert faiss.omp_get_max_threads() == 3
+    finally:
+        faiss.omp_set_num_threads(threads)
+
+
+@requires_faiss
+def test_hnsw_rows_it_cannot_fill_are_searched_exactly(monkeypatch):
+    # Among 2000 identical rows the HNSW walk returns fewer than 61 rows
+    # (FAISS pads with -1); those rows fall back to the exact index.
+    fallback = record_calls(monkeypatch, graph, "_exact_index")
+    indices, similarities = knn_graph(np.ones((2000, 8)), 60, backend="hnsw")
+    assert len(fallback) == 1
+    assert np.all((indices >= 0) & (indices != np.arange(2000)[:, None]))
     np.testing.assert_allclose(similarities, 1.0, atol=1e-5)
 
 
