@@ -102,7 +102,8 @@ def fill_run_defaults(args, name):
 
 
 def write_results(name, rows, markdown):
-    """Write ``<prefix>.json`` (``rows``, any JSON-able object) and ``<prefix>.md``.
+    """Write ``<prefix>.json`` (``rows``, any JSON-able object) and ``<prefix>.md``,
+    and print the table and the two paths.
 
     ``name`` without a directory part ('classifier') goes to
     ``benchmarks/results/``; a path ('/tmp/x/classifier') is used as given.
@@ -116,4 +117,6 @@ def write_results(name, rows, markdown):
     md_path = prefix.with_name(prefix.name + ".md")
     json_path.write_text(json.dumps(rows, indent=2, default=str) + "\n")
     md_path.write_text(markdown if markdown.endswith("\n") else markdown + "\n")
+    print("\n" + markdown)
+    print("written:", json_path, md_path)
     return json_path, md_path

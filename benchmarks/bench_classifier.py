@@ -192,10 +192,7 @@ def run(args):
         overrides=overrides,
         runs=runs, summary=summary, targets=targets,
     )
-    table = markdown(results, args)
-    paths = write_results(args.out, results, table)
-    print("\n" + table)
-    print("written:", *paths)
+    write_results(args.out, results, markdown(results, args))
     return results
 
 

@@ -272,10 +272,7 @@ def run(args):
         methods={m: METHODS[m] for m in args.methods}, runs=runs, summary=summary,
         targets=check_targets(summary),
     )
-    table = markdown(results)
-    paths = write_results(args.out, results, table)
-    print("\n" + table)
-    print("written:", *paths)
+    write_results(args.out, results, markdown(results))
     return results
 
 

@@ -171,10 +171,7 @@ def run(args):
     results = dict(benchmark="knn_approx", environment=environment_info(),
                    faiss=faiss.__version__, k=KNN_K, threads=KNN_THREADS, runs=runs,
                    table=summarize(runs))
-    table = markdown(results)
-    paths = write_results(args.out, results, table)
-    print(table)
-    print("written:", *paths)
+    write_results(args.out, results, markdown(results))
 
 
 def parse_args(argv=None):

@@ -129,12 +129,9 @@ def run(args):
                                   if (r["dataset"], r["noise"], r["seed"]) == (dataset, noise, seed)),
                       flush=True)
     summary = summarize(records)
-    table = markdown(summary, env, args)
-    paths = write_results(args.out, dict(benchmark="plug_and_play", quick=args.quick,
-                                         environment=env, seeds=args.seeds, records=records,
-                                         summary=summary), table)
-    print("\n" + table)
-    print("written:", *paths)
+    write_results(args.out, dict(benchmark="plug_and_play", quick=args.quick,
+                                 environment=env, seeds=args.seeds, records=records,
+                                 summary=summary), markdown(summary, env, args))
 
 
 def summarize(records):

@@ -179,10 +179,7 @@ def run(args):
                    network_macs=macs,
                    rows=rows,
                    per_seed_ms={str(k): v for k, v in per_seed.items()})
-    table = markdown(results)
-    paths = write_results(args.out, results, table)
-    print(table)
-    print("written:", *paths)
+    write_results(args.out, results, markdown(results))
 
 
 def parse_args(argv=None):

@@ -499,10 +499,8 @@ def run(args):
                    runs=runs, summary=summary, targets=targets)
     results["plot"] = plot(runs, args.sizes, methods_run,
                            prefix.with_name(prefix.name + ".png"))
-    table = markdown(results)
-    paths = write_results(str(prefix), results, table)
-    print("\n" + table)
-    print("written:", *paths, results["plot"] or "(no plot: matplotlib missing)")
+    write_results(str(prefix), results, markdown(results))
+    print("plot:", results["plot"] or "none (matplotlib missing)")
     return results
 
 
