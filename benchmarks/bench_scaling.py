@@ -112,14 +112,15 @@ def _peak_rss_mb():
 
 
 def make_data(n, seed=0):
+    """Rows (float32), noisy labels and the mask of flipped labels."""
     from sklearn.datasets import make_classification
 
     from sklearn_rmd.noise import make_noisy_labels
 
     X, y = make_classification(n, N_FEATURES, n_informative=32, n_redundant=0,
                                n_classes=N_CLASSES, random_state=seed)
-    y_noisy, _ = make_noisy_labels(y, NOISE, random_state=seed)
-    return X.astype(np.float32), y_noisy
+    y_noisy, flipped = make_noisy_labels(y, NOISE, random_state=seed)
+    return X.astype(np.float32), y_noisy, flipped
 
 
 def make_model(method, device, epochs=EPOCHS):
@@ -177,7 +178,7 @@ def worker_fit(spec):
         import sklearn_rmd.nets
 
         sklearn_rmd.nets.autocast = lambda device: contextlib.nullcontext()
-    X, y = make_data(n)
+    X, y, _ = make_data(n)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.manual_seed(0)
