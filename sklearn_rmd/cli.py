@@ -6,28 +6,38 @@
     sklearn-rmd detect data.csv --label COLUMN [--out issues.csv]
     sklearn-rmd clean data.csv --label COLUMN --out cleaned.csv [--relabel]
 
-``detect`` and ``clean`` read the table with pandas (``pip install
-sklearn-rmd[cli]``; Parquet also needs pyarrow), use every other column as a
-feature (numbers as they are, text columns one-hot encoded), standardise the
-features and run :class:`~sklearn_rmd.NoisyLabelDetector`. Its network is the
-detector's default one (``input_shape`` from ``--input-shape``); ``--quick``
-makes it tiny and short, for a first look in seconds. Bad input ends with a
-one-line message on stderr and exit status 1 (2 for a wrong command line).
+``detect`` and ``clean`` read a CSV file as text (:mod:`sklearn_rmd.tables`;
+Parquet with pandas and pyarrow), use every other column as a feature
+(:func:`~sklearn_rmd.preprocessing.table_features`: numbers as they are,
+text columns one-hot encoded, then standardised by
+:func:`~sklearn_rmd.preprocessing.make_table_preprocessor`) and run
+:class:`~sklearn_rmd.NoisyLabelDetector`. Its network is the detector's
+default one (``input_shape`` from ``--input-shape``); ``--quick`` makes it
+tiny and short, for a first look in seconds. ``clean`` copies the kept
+records of a CSV file byte for byte. Outputs are written through a
+temporary file and an atomic rename, and never over the input without
+``--force``. Bad input ends with a one-line message on stderr and exit
+status 1 (2 for a wrong command line, 130 for Ctrl-C).
 
 The Python equivalent of ``sklearn-rmd detect data.csv --label y --seed 0``
 is ``NoisyLabelDetector(RMDClassifier(**DEFAULT_NETWORK), random_state=0)``
-fitted on ``StandardScaler().fit_transform(features)`` (see :func:`build_detector`).
+(see :func:`build_detector`) fitted on
+``make_table_preprocessor().fit_transform(features)`` with the features and
+labels of :func:`prepare_features`.
 """
 
 import argparse
 import contextlib
-import os
 import sys
 import time
 import warnings
 
 import numpy as np
 from skorch.callbacks import Callback
+
+from .preprocessing import (MAX_CATEGORIES, MISSING_TEXT, ColumnError,
+                            make_table_preprocessor, row_name, table_features)
+from .tables import check_output, is_parquet, read_table, write_frame, write_text
 
 PROG = "sklearn-rmd"
 CLI_EXTRA = "pip install sklearn-rmd[cli]"
@@ -37,18 +47,11 @@ CLI_EXTRA = "pip install sklearn-rmd[cli]"
 QUICK_NETWORK = dict(pretrain_epochs=2, max_epochs=3, hidden_dims=(32,), embedding_dim=16,
                      relation_dim=16, batch_size=64, early_stopping=False)
 
-#: A text column with more distinct values than this is not one-hot encoded.
-MAX_CATEGORIES = 50
-
-_PARQUET_SUFFIXES = (".parquet", ".pq")
-_COMPRESSED_SUFFIXES = (".gz", ".bz2", ".zip", ".xz", ".zst", ".tar")
-
 
 class CLIError(Exception):
     """A problem with the input that the user can fix; printed as one line."""
 
 
-# ------------------------------------------------------------------ reading
 def _pandas():
     try:
         import pandas as pd
@@ -57,88 +60,15 @@ def _pandas():
     return pd
 
 
-def _is_parquet(path):
-    return str(path).lower().endswith(_PARQUET_SUFFIXES)
-
-
-def read_table(path, sep=None):
-    """Read a CSV (or TSV, or Parquet) file into a DataFrame.
-
-    Parameters
-    ----------
-    path : str
-      The file; ``.parquet`` / ``.pq`` is read as Parquet (needs pyarrow),
-      ``.tsv`` / ``.tab`` as tab-separated, anything else as CSV (compressed
-      files too, by their suffix).
-
-    sep : str or None (default=None)
-      Column separator of a text file; None picks one from the suffix.
-
-    Returns
-    -------
-    table : pandas.DataFrame
-
-    Raises
-    ------
-    CLIError
-      Missing, empty or unreadable file, or pandas / pyarrow not installed.
-    """
-    pd = _pandas()
-    if not os.path.exists(path):
-        raise CLIError(f"{path}: no such file")
-    if os.path.isdir(path):
-        raise CLIError(f"{path}: is a directory, not a data file")
-    if os.path.getsize(path) == 0:
-        raise CLIError(f"{path}: the file is empty")
-    if _is_parquet(path):
-        try:
-            import pyarrow  # noqa: F401
-        except ImportError as error:
-            raise CLIError(
-                f"{path}: reading Parquet needs pyarrow: pip install pyarrow "
-                "(or save the table as CSV)") from error
-        try:
-            return pd.read_parquet(path)
-        except Exception as error:  # pyarrow raises its own error types
-            raise CLIError(f"{path}: not a readable Parquet file ({_first_line(error)})") \
-                from error
-    if not str(path).lower().endswith(_COMPRESSED_SUFFIXES):
-        with open(path, "rb") as file:
-            if b"\x00" in file.read(4096):
-                raise CLIError(f"{path}: looks like a binary file, not a CSV text file")
-    if sep is None:
-        sep = "\t" if str(path).lower().endswith((".tsv", ".tab")) else ","
-    try:
-        return pd.read_csv(path, sep=sep)
-    except pd.errors.EmptyDataError as error:
-        raise CLIError(f"{path}: the file is empty (no header row)") from error
-    except pd.errors.ParserError as error:
-        raise CLIError(f"{path}: cannot be parsed as CSV ({_first_line(error)})") from error
-    except UnicodeDecodeError as error:
-        raise CLIError(f"{path}: not a text CSV file (cannot decode it as UTF-8)") from error
-
-
-def _first_line(error):
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
-
-
-def _row_name(series, position):
-    """How the messages name a row: its data-row number, or its id (--id-column)."""
-    value = series.index[position]
-    return repr(value) if series.index.name else str(value)
-
-
+# ---------------------------------------------------------------- features
 def prepare_features(table, label, id_column=None, drop=()):
-    """Split a table into numeric features and labels, as the command line does.
-
-    Numeric and boolean columns are used as they are; text and categorical
-    columns are one-hot encoded (a missing value is a category of its own).
+    """Split a table into feature columns and labels, as the command line does.
 
     Parameters
     ----------
     table : pandas.DataFrame
-      The rows; when ``id_column`` is given it becomes the index.
+      The rows, all text (a CSV file as the command line reads it) or typed;
+      when ``id_column`` is given it becomes the index.
 
     label : str
       Column with the given labels.
@@ -151,23 +81,24 @@ def prepare_features(table, label, id_column=None, drop=()):
 
     Returns
     -------
-    X : pandas.DataFrame of float64
-      The feature matrix, one-hot columns named ``column=value``.
+    features : pandas.DataFrame
+      :func:`~sklearn_rmd.preprocessing.table_features` of the feature
+      columns: numbers as float64, text as text.
 
     y : pandas.Series
-      The labels.
+      The labels, unchanged: text stays text (``'001'`` is not ``1``).
 
     notes : list of str
-      What was done to the columns, for the summary.
+      What will be done to the columns, for the summary.
 
     Raises
     ------
     CLIError
-      A column is missing, unusable (dates, numbers mixed with text, too many
-      distinct text values, missing or infinite numbers), or the labels are
-      not class labels of at least two classes.
+      A column is missing or unusable (dates, numbers mixed with text, too
+      many distinct text values, missing or infinite numbers), or the labels
+      are missing, mixed, continuous or of a single class.
     """
-    pd = _pandas()
+    _pandas()
     columns = [str(c) for c in table.columns]
     table = table.set_axis(columns, axis=1)
     available = ", ".join(columns) if len(columns) <= 20 else \
@@ -182,108 +113,50 @@ def prepare_features(table, label, id_column=None, drop=()):
     if len(table) == 0:
         raise CLIError("the table has a header but no data rows")
     y = _check_labels(table[label])
-    features = [c for c in table.columns if c != label and c not in drop]
-    if not features:
+    names = [c for c in table.columns if c != label and c not in drop]
+    if not names:
         raise CLIError(
             f"no feature columns: the table only has the label column {label!r}"
             + (" (after --drop)" if drop else ""))
-    parts, encoded, notes = [], [], []
-    for name in features:
-        column = table[name]
-        if pd.api.types.is_bool_dtype(column):
-            parts.append(column.astype(float).to_frame(name))
-        elif pd.api.types.is_numeric_dtype(column):
-            parts.append(_check_numeric(column, name).to_frame(name))
-        elif pd.api.types.is_datetime64_any_dtype(column):
-            raise CLIError(
-                f"column {name!r} holds dates or times; convert them to numbers or leave "
-                f"the column out with --drop {name}")
-        else:
-            numbers = _as_numbers(column, name)
-            if numbers is not None:
-                parts.append(_check_numeric(numbers, name).to_frame(name))
-                continue
-            dummies, has_missing = _one_hot(column, name, len(table))
-            parts.append(dummies)
-            encoded.append(f"{name} ({dummies.shape[1]} values"
-                           + (", missing as its own value" if has_missing else "") + ")")
-    X = pd.concat(parts, axis=1)
-    if encoded:
-        notes.append(f"one-hot encoded {len(encoded)} text column(s): " + "; ".join(encoded))
-    return X, y, notes
+    try:
+        features = table_features(table[names], max_categories=MAX_CATEGORIES)
+    except ColumnError as error:
+        raise CLIError(f"{error} with --drop {error.column}") from error
+    text = [f"{name} ({features[name].nunique(dropna=False)} values)"
+            for name in names if features[name].dtype == object]
+    notes = [f"one-hot encoded {len(text)} text column(s): " + "; ".join(text)] if text else []
+    return features, y, notes
 
 
 def _check_labels(y):
+    """Refuse missing, mixed, continuous or single-class labels; never convert them."""
     pd = _pandas()
-    missing = y.isna().to_numpy()
+    stripped = y.map(lambda v: v.strip() if isinstance(v, str) else v)
+    missing = (stripped.isna() | stripped.isin(MISSING_TEXT)).to_numpy()
     if missing.any():
         first = int(np.flatnonzero(missing)[0])
         raise CLIError(
-            f"label column {y.name!r} has {int(missing.sum())} empty value(s) (first in row "
-            f"{_row_name(y, first)}); fill them in or remove those rows")
-    if pd.api.types.is_float_dtype(y):
-        values = y.to_numpy()
-        if not np.all(np.isfinite(values)) or np.any(values != np.round(values)):
-            example = values[np.flatnonzero(values != np.round(values))[0]]
+            f"label column {y.name!r} has {int(missing.sum())} missing label(s) (first in row "
+            f"{row_name(y, first)}: {y.iloc[first]!r}); fill them in or remove those rows")
+    if y.dtype == object:
+        text = [v for v in y if isinstance(v, str)]
+        numbers = [v for v in y if not isinstance(v, str)]
+        if text and numbers:
             raise CLIError(
-                f"label column {y.name!r} holds continuous numbers (e.g. {example}); the "
-                "detector needs class labels")
-        y = y.astype(np.int64)
-    elif not pd.api.types.is_integer_dtype(y) and not pd.api.types.is_bool_dtype(y):
-        y = y.astype(str)
+                f"label column {y.name!r} mixes text and numbers (e.g. {text[0]!r} and "
+                f"{numbers[0]!r}); make every label text, or every label a number")
+    values = pd.to_numeric(y.astype(str) if y.dtype == object else y, errors="coerce")
+    if values.notna().all() and (values != values.round()).any():
+        example = y.iloc[int(np.flatnonzero((values != values.round()).to_numpy())[0])]
+        raise CLIError(
+            f"label column {y.name!r} holds continuous numbers (e.g. {example}); the "
+            "detector needs class labels")
     classes = y.unique()
     if len(classes) < 2:
         raise CLIError(
             f"label column {y.name!r} has a single class ({classes[0]!r}); there is no "
             "other label a row could have, so nothing can be checked")
     return y
-
-
-def _check_numeric(column, name):
-    values = column.to_numpy(dtype=float)
-    missing = np.isnan(values)
-    if missing.any():
-        first = int(np.flatnonzero(missing)[0])
-        raise CLIError(
-            f"column {name!r} has {int(missing.sum())} missing value(s) (first in row "
-            f"{_row_name(column, first)}); fill them in, or leave the column out with "
-            f"--drop {name}")
-    if not np.all(np.isfinite(values)):
-        raise CLIError(f"column {name!r} has infinite values; replace them or --drop {name}")
-    return column.astype(float)
-
-
-def _as_numbers(column, name):
-    """A text column of numbers as floats; None for real text; junk raises."""
-    pd = _pandas()
-    present = column.dropna()
-    as_numbers = pd.to_numeric(present.astype(str).str.strip(), errors="coerce")
-    n_numeric = int(as_numbers.notna().sum())
-    if not len(present) or n_numeric < len(present) / 2:
-        return None
-    if n_numeric < len(present):
-        bad = int(np.flatnonzero(as_numbers.isna().to_numpy())[0])
-        raise CLIError(
-            f"column {name!r} is mostly numbers but also holds text such as "
-            f"{str(present.iloc[bad])!r} (row {_row_name(present, bad)}); fix those values or "
-            f"leave the column out with --drop {name}")
-    stripped = column.astype("object").map(lambda v: v.strip() if isinstance(v, str) else v)
-    return pd.to_numeric(stripped.where(column.notna(), np.nan), errors="coerce").astype(float)
-
-
-def _one_hot(column, name, n_rows):
-    pd = _pandas()
-    present = column.dropna()
-    n_values = present.nunique()
-    if n_values > MAX_CATEGORIES or (n_values > 10 and n_values > n_rows / 2):
-        raise CLIError(
-            f"column {name!r} has {n_values} distinct text values in {n_rows} rows, too many "
-            "to one-hot encode (an identifier or free text?); leave it out with "
-            f"--drop {name}, or name it with --id-column")
-    has_missing = len(present) < len(column)
-    dummies = pd.get_dummies(column.astype("object"), prefix=name, prefix_sep="=",
-                             dummy_na=has_missing, dtype=float)
-    return dummies, has_missing
 
 
 # ---------------------------------------------------------------- detector
@@ -372,22 +245,17 @@ def _check_folds(y, args):
 
 def _run_detector(args, action):
     if args.out:  # fail before training, not after
-        folder = os.path.dirname(os.path.abspath(args.out))
-        if not os.path.isdir(folder):
-            raise CLIError(f"--out {args.out}: the folder {folder} does not exist")
-    table = read_table(args.data, sep=args.sep)
-    X, y, notes = prepare_features(table, args.label, args.id_column, args.drop or ())
+        check_output(args.out, args.data, force=args.force)
+    table, text = read_table(args.data, sep=args.sep)
+    features, y, notes = prepare_features(table, args.label, args.id_column, args.drop)
     _check_folds(y, args)
+    X = make_table_preprocessor(scale=not args.no_scale).fit_transform(features)
     input_shape = parse_input_shape(args.input_shape)
     if input_shape is not None and int(np.prod(input_shape)) != X.shape[1]:
         raise CLIError(
             f"--input-shape {args.input_shape} holds {int(np.prod(input_shape))} values but "
             f"the rows have {X.shape[1]} feature columns")
     if not args.no_scale:
-        from sklearn.preprocessing import StandardScaler
-
-        X = _pandas().DataFrame(StandardScaler().fit_transform(X), index=X.index,
-                                columns=X.columns)
         notes.append("standardised every feature column (mean 0, variance 1)")
     print(f"Read {args.data}: {len(X)} rows, {X.shape[1]} feature columns, labels in "
           f"{args.label!r} with {y.nunique()} classes.")
@@ -405,14 +273,9 @@ def _run_detector(args, action):
           flush=True)
     start = time.perf_counter()
     with contextlib.redirect_stdout(sys.stderr):  # progress goes to stderr
-        if action == "relabel" or args.command == "clean":
-            _, y_out = detector.fit_resample(X, y)
-        else:
-            detector.fit(X, y)
-            y_out = None
-    seconds = time.perf_counter() - start
-    _summary(detector, len(X), seconds, args.top)
-    return table, X, y, y_out, detector
+        detector.fit(X, y)
+    _summary(detector, len(X), time.perf_counter() - start, args.top)
+    return table, text, y, detector
 
 
 def _summary(detector, n_rows, seconds, top):
@@ -430,47 +293,40 @@ def _summary(detector, n_rows, seconds, top):
     print(shown.to_string(float_format=lambda v: f"{v:.4f}"))
 
 
-def _write_table(frame, path, index):
-    if _is_parquet(path):
-        try:
-            import pyarrow  # noqa: F401
-        except ImportError as error:
-            raise CLIError(f"{path}: writing Parquet needs pyarrow: pip install pyarrow") \
-                from error
-        frame.to_parquet(path, index=index)
-    else:
-        frame.to_csv(path, index=index)
-
-
 def _detect(args):
-    _, X, _, _, detector = _run_detector(args, "remove")
+    _, _, _, detector = _run_detector(args, "remove")
     if args.out:
         report = detector.label_issues()
         report.index.name = report.index.name or "row"
-        _write_table(report, args.out, index=True)
+        write_frame(report, args.out, index=True)
         print(f"Wrote the report of all {len(report)} rows to {args.out} "
               f"(columns: {report.index.name}, {', '.join(report.columns)}).")
     return 0
 
 
 def _clean(args):
+    """Write the kept rows (or all, relabelled); a CSV file's text is copied as it is."""
     action = "relabel" if args.relabel else "remove"
-    table, X, y, y_out, detector = _run_detector(args, action)
-    if args.id_column is not None:
-        table = table.set_axis([str(c) for c in table.columns], axis=1).set_index(
-            args.id_column)
-    n_flagged = int(detector.is_label_issue_.sum())
-    if action == "relabel":
-        cleaned = table.copy()
-        changed = int(np.sum(np.asarray(y_out) != np.asarray(y)))
-        cleaned[args.label] = np.asarray(y_out)
-        what = (f"relabelled {changed} of the {n_flagged} flagged rows with their "
-                "suggested label (the others already had it)")
+    table, text, y, detector = _run_detector(args, action)
+    flagged = detector.is_label_issue_
+    given = y.to_numpy()
+    labels = np.where(flagged, detector.suggested_label_, given) if args.relabel else given
+    changed = np.flatnonzero(labels != given)
+    keep = np.ones(len(y), bool) if args.relabel else ~flagged
+    column = [str(c) for c in table.columns].index(args.label)
+    if text is not None and not is_parquet(args.out):
+        new_cells = {int(row): (column, str(labels[row])) for row in changed}
+        write_text(text.to_text(keep, new_cells), args.out)
     else:
-        cleaned = table.iloc[detector.sample_indices_]
-        what = f"removed the {n_flagged} flagged rows"
-    _write_table(cleaned, args.out, index=args.id_column is not None)
-    print(f"Wrote {len(cleaned)} rows to {args.out}: {what}.")
+        cleaned = table.copy()
+        cleaned[cleaned.columns[column]] = labels
+        write_frame(cleaned[keep], args.out, index=False)
+    if args.relabel:
+        what = (f"relabelled {len(changed)} of the {int(flagged.sum())} flagged rows with "
+                "their suggested label (the others already had it)")
+    else:
+        what = f"removed the {int(flagged.sum())} flagged rows"
+    print(f"Wrote {int(keep.sum())} rows to {args.out}: {what}.")
     return 0
 
 
@@ -529,10 +385,14 @@ def _parser():
                                   "(.csv or .parquet)")
         else:
             sub.add_argument("--out", required=True, metavar="FILE",
-                             help="where to write the cleaned table (.csv or .parquet)")
+                             help="where to write the cleaned table: a CSV input's kept "
+                                  "rows as they were written (.gz, .bz2, .xz, .zip "
+                                  "compress it), or .parquet")
             sub.add_argument("--relabel", action="store_true",
                              help="keep every row and replace flagged labels by the "
                                   "suggested label, instead of removing those rows")
+        sub.add_argument("--force", action="store_true",
+                         help="allow --out to be the input file (it is replaced)")
         sub.add_argument("--id-column", metavar="COLUMN",
                          help="column of row identifiers: not a feature; names the rows "
                               "in the outputs")
@@ -591,7 +451,7 @@ def main(argv=None):
     -------
     status : int
       0 on success, 1 on an input error (message on stderr), 2 on a wrong
-      command line.
+      command line, 130 on Ctrl-C (no output file written then).
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "demo":
@@ -603,7 +463,7 @@ def main(argv=None):
         try:
             return handlers[args.command](args)
         except KeyboardInterrupt:
-            print(f"{PROG}: interrupted", file=sys.stderr)
+            print(f"{PROG}: interrupted; no output file written", file=sys.stderr)
             return 130
         except (CLIError, ValueError, TypeError, OSError, ImportError) as error:
             if args.debug:

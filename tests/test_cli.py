@@ -145,7 +145,7 @@ BAD_FILES = {
     "one class": ("a,label\n1,x\n2,x\n3,x\n", "single class"),
     "junk in numbers": ("a,label\n1,x\n2,y\nfoo,x\n4,y\n", "'foo' (row 2)"),
     "missing label column": ("a,b\n1,2\n3,4\n", "label column 'label' not found"),
-    "empty label": ("a,label\n1,x\n2,\n3,y\n", "1 empty value(s) (first in row 1)"),
+    "empty label": ("a,label\n1,x\n2,\n3,y\n", "1 missing label(s) (first in row 1: '')"),
     "missing number": ("a,b,label\n1,,x\n2,3,y\n", "column 'b' has 1 missing value(s)"),
     "continuous labels": ("a,label\n1,0.5\n2,0.25\n", "continuous numbers"),
     "binary file": (b"\x89PNG\r\n\x1a\n\x00\x00" + bytes(range(256)) * 4, "binary file"),
