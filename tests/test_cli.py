@@ -1,6 +1,9 @@
 """The ``sklearn-rmd`` command line, end to end on small generated tables."""
 
+import gzip
 import importlib.metadata
+import lzma
+import os
 import sys
 
 import numpy as np
@@ -155,6 +158,9 @@ BAD_FILES = {
                                                     for i in range(30)),
                           "30 distinct text values"),
     "too few rows per class": ("a,label\n1,x\n2,x\n3,y\n", "fewer rows than --cv 2"),
+    "ragged row": ("a,label\n1,x\n2,y,3\n", "line 3 has 3 cells but the header has 2"),
+    "bad quoting": ('a,label\n1,"x"y\n', "cannot be parsed as CSV near line 2"),
+    "repeated column": ("a,a,label\n1,2,x\n", "names column 'a' more than once"),
     "input shape": ("a,b,label\n1,2,x\n2,3,x\n3,4,y\n4,5,y\n",
                     "--input-shape 1,3 holds 3 values but the rows have 2"),
 }
@@ -215,3 +221,221 @@ def test_input_shape_parsing():
     for bad in ("8", "a,b", "0,8,8", "1,2,3,4"):
         with pytest.raises(cli.CLIError, match="--input-shape"):
             cli.parse_input_shape(bad)
+
+
+# ------------------------------------------------------------- data safety
+class FlagRows:
+    """Stands in for the detector: flags the given rows and suggests the next class."""
+
+    def __init__(self, rows, calls=None):
+        self.rows, self.calls = rows, calls if calls is not None else []
+
+    def fit(self, X, y):
+        self.calls.append(len(y))
+        y = np.asarray(y)
+        classes = np.unique(y)
+        following = classes[(np.searchsorted(classes, y) + 1) % len(classes)]
+        self.is_label_issue_ = np.isin(np.arange(len(y)), self.rows)
+        self.suggested_label_ = np.where(self.is_label_issue_, following, y)
+        self.noise_rate_ = float(self.is_label_issue_.mean())
+        return self
+
+
+def flag_rows(monkeypatch, rows):
+    """Make the command line use FlagRows(rows); returns the list of its fits."""
+    calls = []
+    monkeypatch.setattr(cli, "build_detector", lambda **params: FlagRows(rows, calls))
+    return calls
+
+
+def _record(cells, ending="\r\n"):
+    return ",".join(cells) + ending
+
+
+# Cells a typed reader rewrites: missing markers, leading zeros, float labels, quoting.
+HEADER = ["zip", "code", "note", "a", "label"]
+LABELS = ["001", "0.0", '"b, ""q"""']
+ROWS = [[f"0{2139 + i}", ["NA", "None", "NULL", "x", ""][i % 5], f'"n, {i}"',
+         f"{(i % 3) * 4 + (i % 7) / 10:.1f}", LABELS[i % 3]] for i in range(30)]
+
+
+@pytest.fixture
+def text_csv(tmp_path):
+    records = [_record(HEADER)] + [_record(row) for row in ROWS]
+    records[-1] = records[-1].rstrip("\r\n")  # no line break after the last row
+    path = tmp_path / "data.csv"
+    path.write_bytes("".join(records).encode())
+    return path, records
+
+
+@pytest.mark.parametrize("flagged", [[], [0, 4, 29]])
+def test_clean_writes_the_kept_rows_byte_for_byte(tmp_path, text_csv, monkeypatch, capsys,
+                                                  flagged):
+    path, records = text_csv
+    flag_rows(monkeypatch, flagged)
+    out_path = tmp_path / "cleaned.csv"
+    status, out, err = run(["clean", path, "--label", "label", "--drop", "note", "--out",
+                            out_path, "--top", "0", *FAST_ARGS], capsys)
+    assert status == 0, err
+    kept = [records[0]] + [r for i, r in enumerate(records[1:]) if i not in flagged]
+    assert out_path.read_bytes() == "".join(kept).encode()
+    assert f"Wrote {len(ROWS) - len(flagged)} rows" in out
+
+
+def test_clean_relabel_rewrites_only_the_label_cell(tmp_path, text_csv, monkeypatch, capsys):
+    path, records = text_csv
+    # Classes in order '0.0', '001', 'b, "q"'; a flagged row is given the next one. A new
+    # label is quoted where it must be, or where the cell it replaces was.
+    flag_rows(monkeypatch, [0, 2])
+    out_path = tmp_path / "relabelled.csv"
+    status, _, err = run(["clean", path, "--label", "label", "--drop", "note", "--relabel",
+                          "--out", out_path, "--top", "0", *FAST_ARGS], capsys)
+    assert status == 0, err
+    expected = list(records)
+    expected[1] = _record(ROWS[0][:4] + [LABELS[2]])
+    expected[3] = _record(ROWS[2][:4] + ['"0.0"'])
+    assert out_path.read_bytes() == "".join(expected).encode()
+
+
+def test_labels_stay_text(text_csv):
+    path, _ = text_csv
+    table, _ = cli.read_table(str(path))
+    features, y, _ = cli.prepare_features(table, "label", drop=["note"])
+    assert sorted(set(y)) == ['0.0', '001', 'b, "q"']
+    assert features["zip"].dtype == float and features["code"].dtype == object
+    assert set(features["code"]) == {"NA", "None", "NULL", "x", ""}
+
+
+@pytest.mark.parametrize("labels, message", [
+    (["a", None, "b", "a"], "1 missing label(s) (first in row 1: None)"),
+    ([1, "a", 2, "a"], "mixes text and numbers (e.g. 'a' and 1); make every label text"),
+])
+def test_unusable_labels_name_the_column_and_the_fix(labels, message):
+    table = pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0], "y": pd.Series(labels, dtype=object)})
+    with pytest.raises(cli.CLIError, match="label column 'y'") as error:
+        cli.prepare_features(table, "y")
+    assert message in str(error.value)
+
+
+def test_na_text_in_the_label_column_is_a_missing_label(tmp_path, capsys):
+    path = _write(tmp_path, "d.csv", "a,label\n1,x\n2,NA\n3,y\n4,y\n")
+    status, _, err = run(["detect", path, "--label", "label", *FAST_ARGS], capsys)
+    assert status == 1 and "label column 'label' has 1 missing label(s)" in err
+
+
+def _files(folder):
+    return sorted(p.name for p in folder.iterdir())
+
+
+@pytest.mark.parametrize("command", ["detect", "clean"])
+def test_out_equal_to_the_input_needs_force(tmp_path, text_csv, monkeypatch, capsys, command):
+    path, records = text_csv
+    calls = flag_rows(monkeypatch, [0])
+    argv = [command, path, "--label", "label", "--drop", "note", "--top", "0", *FAST_ARGS]
+    alias = tmp_path / "alias.csv"
+    alias.symlink_to(path)
+    for out in (path, alias):
+        status, _, err = run(argv + ["--out", out], capsys)
+        assert status == 1 and "is the input file" in err and "--force" in err
+    assert calls == [] and path.read_bytes() == "".join(records).encode()
+    if command == "clean":
+        status, _, err = run(argv + ["--out", path, "--force"], capsys)
+        assert status == 0, err
+        assert path.read_bytes() == "".join([records[0]] + records[2:]).encode()
+
+
+@pytest.mark.parametrize("where, message", [
+    ("folder", "is a directory"),
+    ("file/out.csv", "does not exist"),
+    ("missing/out.csv", "does not exist"),
+])
+def test_unusable_out_fails_before_training(tmp_path, text_csv, monkeypatch, capsys, where,
+                                            message):
+    path, _ = text_csv
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "file").write_text("x")
+    calls = flag_rows(monkeypatch, [])
+    status, _, err = run(["clean", path, "--label", "label", "--drop", "note", "--out",
+                          tmp_path / where, *FAST_ARGS], capsys)
+    assert status == 1 and message in err and err.count("\n") == 1
+    assert calls == []
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes in read-only folders")
+def test_read_only_folder_fails_before_training(tmp_path, text_csv, monkeypatch, capsys):
+    path, _ = text_csv
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    folder.chmod(0o500)
+    calls = flag_rows(monkeypatch, [])
+    status, _, err = run(["clean", path, "--label", "label", "--drop", "note", "--out",
+                          folder / "out.csv", *FAST_ARGS], capsys)
+    folder.chmod(0o700)
+    assert status == 1 and "cannot write in" in err and calls == []
+
+
+@pytest.mark.parametrize("command", ["detect", "clean"])
+def test_ctrl_c_during_the_fit_exits_130_and_writes_nothing(tmp_path, csv, monkeypatch,
+                                                             capsys, command):
+    def interrupted(self, X, y, pred_probs=None):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(NoisyLabelDetector, "fit", interrupted)
+    before = _files(tmp_path)
+    status, _, err = run([command, csv, "--label", "label", "--out", tmp_path / "out.csv",
+                          *FAST_ARGS], capsys)
+    assert status == 130 and "interrupted" in err
+    assert _files(tmp_path) == before
+
+
+@pytest.mark.parametrize("failure, status", [(KeyboardInterrupt, 130), (OSError, 1)])
+def test_a_failed_write_leaves_the_old_output_and_no_partial_file(
+        tmp_path, text_csv, monkeypatch, capsys, failure, status):
+    path, _ = text_csv
+    flag_rows(monkeypatch, [3])
+    out_path = tmp_path / "cleaned.csv"
+    out_path.write_text("the previous output")
+    before = _files(tmp_path)
+
+    def fail(source, target):
+        assert open(source).read().startswith("zip,code")  # written in full, then moved
+        raise failure("disk gone")
+
+    monkeypatch.setattr(os, "replace", fail)
+    result, _, _ = run(["clean", path, "--label", "label", "--drop", "note", "--out",
+                        out_path, "--top", "0", *FAST_ARGS], capsys)
+    assert result == status
+    assert out_path.read_text() == "the previous output" and _files(tmp_path) == before
+
+
+def test_a_csv_gz_that_is_not_gzip_names_the_file(tmp_path, csv, capsys):
+    path = tmp_path / "data.csv.gz"
+    path.write_bytes(csv.read_bytes())
+    status, _, err = run(["detect", path, "--label", "label", *FAST_ARGS], capsys)
+    assert status == 1 and err.count("\n") == 1
+    assert f"{path}: not a valid gzip file" in err
+
+
+def test_compressed_input_and_output(tmp_path, text_csv, monkeypatch, capsys):
+    path, records = text_csv
+    flag_rows(monkeypatch, [5])
+    packed = tmp_path / "data.csv.gz"
+    packed.write_bytes(gzip.compress(path.read_bytes()))
+    out_path = tmp_path / "cleaned.csv.xz"
+    status, _, err = run(["clean", packed, "--label", "label", "--drop", "note", "--out",
+                          out_path, "--top", "0", *FAST_ARGS], capsys)
+    assert status == 0, err
+    expected = records[:6] + records[7:]
+    assert lzma.decompress(out_path.read_bytes()) == "".join(expected).encode()
+
+
+def test_clean_keeps_a_bom_blank_lines_and_tabs(tmp_path, monkeypatch, capsys):
+    rows = [f"{i}\t{i % 2}\t{'xy'[i % 2]}\n" for i in range(8)]
+    content = "\ufeffa\t\tlabel\n" + "".join(rows[:4]) + "\n" + "".join(rows[4:])
+    path = _write(tmp_path, "data.tsv", content)
+    flag_rows(monkeypatch, [5])
+    out_path = tmp_path / "cleaned.tsv"
+    status, _, err = run(["clean", path, "--label", "label", "--drop", "Unnamed: 1",
+                          "--out", out_path, "--top", "0", *FAST_ARGS], capsys)
+    assert status == 0, err
+    assert out_path.read_text() == content.replace(rows[5], "")
