@@ -98,7 +98,6 @@ def prepare_features(table, label, id_column=None, drop=()):
       many distinct text values, missing or infinite numbers), or the labels
       are missing, mixed, continuous or of a single class.
     """
-    _pandas()
     columns = [str(c) for c in table.columns]
     table = table.set_axis(columns, axis=1)
     available = ", ".join(columns) if len(columns) <= 20 else \
