@@ -57,14 +57,14 @@ def confident_joint(probs, labels, n_classes, thresholds):
 
     A row counts for class j when j is its most probable class (a tie with
     the given label keeps the given label) and ``probs[:, j] >= t_j``; other
-    rows are not counted. cleanlab counts a row under any class whose
-    threshold it clears, the most probable of them winning. With that rule,
-    a class the model is unsure of (a rare one: few rows, low ``t_j``)
-    claims rows that are clearly of another class, and the row of every such
-    claim counts as mislabelled although its label is its most probable
-    class. Requiring the most probable class keeps each count a real
-    disagreement between the label and the model, whatever the other
-    classes' thresholds.
+    rows are not counted. cleanlab counts every row that clears some
+    threshold: under that class when it clears one, under its most probable
+    class when it clears several. With that rule, a class the model is
+    unsure of (a rare one: few rows, low ``t_j``) claims rows that are
+    clearly of another class, and every such claim counts as a wrong label
+    although the row's label is its most probable class. Requiring the most
+    probable class keeps each count a real disagreement between the label
+    and the model, whatever the other classes' thresholds.
     """
     suggested = suggested_labels(probs, labels)
     rows = np.arange(len(labels))

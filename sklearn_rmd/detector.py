@@ -233,7 +233,8 @@ class NoisyLabelDetector(BaseEstimator):
       Row indices, most suspicious (lowest label quality) first.
 
     suggested_label_ : ndarray of shape (n_samples,)
-      Most probable class of each row, in the label space of ``y``.
+      Most probable class of each row (its given label when tied with it),
+      in the label space of ``y``.
 
     n_label_issues_ : int
       Number of flagged rows.
