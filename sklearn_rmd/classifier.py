@@ -17,7 +17,7 @@ from ._device import on_cuda, resolve_device, seeded, torch_seed
 from ._validation import validate_labelled
 from ._loader import DeviceBatchLoader
 from .augment import default_augment
-from .graph import knn_graph, neighbor_label_distribution
+from .coteaching import estimate_noise_rate
 from .losses import cross_entropy, generalized_cross_entropy, symmetric_cross_entropy
 from .modules import (SimSiamModule, StudentNetwork, Students, make_encoder,
                       mean_softmax, output_dim)
@@ -38,18 +38,6 @@ def noisy_accuracy(net, X, y):
     best epoch by noisy accuracy is also the best by clean accuracy.
     """
     return float(np.mean(net.predict_proba(X).argmax(axis=1) == np.asarray(y)))
-
-
-def estimate_noise_rate(embeddings, y, n_neighbors=None):
-    """Share of rows whose label disagrees with their teacher-space neighbours.
-
-    A label-free estimate used for Co-teaching's forget rate when none is given.
-    ``n_neighbors=None`` uses 10.
-    """
-    n_neighbors = min(n_neighbors or 10, len(y) - 1)
-    indices, similarities = knn_graph(embeddings, n_neighbors)
-    votes = neighbor_label_distribution(indices, similarities, y, int(y.max()) + 1)
-    return float(np.mean(votes.argmax(axis=1) != y))
 
 
 class RMDClassifier(ClassifierMixin, BaseEstimator):

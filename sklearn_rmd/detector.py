@@ -11,7 +11,8 @@ Evidence per row, combined into one probability matrix over the classes:
 
 A cut-off in the spirit of confident learning (Northcutt et al., JAIR 2021)
 then estimates how many labels are wrong (per-class thresholds, confident
-joint) and flags that many of the lowest-quality rows.
+joint) and flags the lowest-quality rows, up to that many, whose most
+probable class is not their label.
 """
 
 import copy
@@ -28,7 +29,8 @@ from sklearn.utils.validation import check_is_fitted
 from ._device import on_cuda, resolve_device, seeded, torch_seed
 from ._validation import validate_labelled
 from .classifier import RMDClassifier
-from .graph import check_backend, knn_graph, neighbor_label_distribution
+from ._confident import find_label_issues
+from .graph import check_backend, neighbor_vote
 
 MODES = ("cv", "single")
 SPACES = ("input", "teacher")
@@ -69,7 +71,12 @@ class _HeldOutProbabilities(Callback):
         self.n_epochs_ += 1
 
     def mean(self):
-        return self.total_ / max(self.n_epochs_, 1)
+        if self.total_ is None:
+            raise RuntimeError(
+                "No epoch ended, so there are no held-out probabilities: the fold's "
+                "training stopped before its first epoch finished."
+            )
+        return self.total_ / self.n_epochs_
 
 
 class _TrainingDynamics(Callback):
@@ -94,74 +101,6 @@ class _TrainingDynamics(Callback):
 
     def mean(self):
         return self.total_ / np.maximum(self.seen_, 1)[:, None]
-
-
-# --------------------------------------------------------- confident learning
-def _per_class_thresholds(probs, labels, n_classes):
-    """t_k = mean probability of class k over the rows labelled k."""
-    counts = np.bincount(labels, minlength=n_classes)
-    sums = np.zeros(n_classes)
-    np.add.at(sums, labels, probs[np.arange(len(labels)), labels])
-    return sums / np.maximum(counts, 1)
-
-
-def _confident_joint(probs, labels, n_classes, thresholds):
-    """Counts C[given, true]: rows confidently belonging to another class.
-
-    A row counts for class j when ``probs[:, j] >= t_j``; among several such
-    classes, the most probable wins. Rows above no threshold are not counted.
-    """
-    above = probs >= thresholds[None, :] - 1e-12
-    likely = np.where(above, probs, -np.inf).argmax(axis=1)
-    counted = above.any(axis=1)
-    joint = np.zeros((n_classes, n_classes))
-    np.add.at(joint, (labels[counted], likely[counted]), 1.0)
-    return joint
-
-
-def _calibrate(joint, labels, n_classes):
-    """Rescale each row of the joint so it sums to the given-label count."""
-    counts = np.bincount(labels, minlength=n_classes).astype(float)
-    row_sums = joint.sum(axis=1, keepdims=True)
-    calibrated = np.where(row_sums > 0, joint / np.maximum(row_sums, 1e-12), 0.0)
-    empty = row_sums[:, 0] == 0
-    calibrated[empty, empty.nonzero()[0]] = 1.0  # nothing counted: assume clean
-    return calibrated * counts[:, None]
-
-
-def _noise_matrix(calibrated, n_classes):
-    """P(given | true) from the calibrated joint; columns sum to 1."""
-    column_sums = calibrated.sum(axis=0, keepdims=True)
-    matrix = np.where(column_sums > 0, calibrated / np.maximum(column_sums, 1e-12), 0.0)
-    empty = column_sums[0] == 0
-    matrix[:, empty] = 0.0
-    matrix[empty.nonzero()[0], empty.nonzero()[0]] = 1.0
-    return matrix
-
-
-def _clean_posterior(probs, labels, noise_matrix, smoothing=0.1):
-    """P(the given label is the true one | row), under the estimated noise.
-
-    ``probs`` stands in for the true-class posterior of each row; the noise
-    matrix T[given, true] says which true classes could have produced the
-    given label, so a row is only suspicious of the classes that do get
-    mislabelled as its label (pair noise, confusable classes)::
-
-        q_i = T[s, s] p_i[s] / sum_j T[s, j] p_i[j]
-
-    ``smoothing`` mixes T with a uniform matrix so that no class is ruled out.
-    """
-    n_classes = probs.shape[1]
-    transition = (1.0 - smoothing) * noise_matrix + smoothing / n_classes
-    rows = np.arange(len(labels))
-    clean = transition[labels, labels] * probs[rows, labels]
-    total = np.einsum("ij,ij->i", transition[labels], probs)
-    return np.clip(clean / np.maximum(total, 1e-12), 0.0, 1.0)
-
-
-def _neighbor_probs(embeddings, labels, n_classes, n_neighbors, device, backend):
-    indices, similarities = knn_graph(embeddings, n_neighbors, device=device, backend=backend)
-    return neighbor_label_distribution(indices, similarities, labels, n_classes)
 
 
 def _standardize(X):
@@ -201,9 +140,10 @@ class NoisyLabelDetector(BaseEstimator):
     the given label is the true one under that noise,
     ``T[s, s] p[s] / sum_j T[s, j] p[j]``, so a row is only suspected of
     the classes that really get mislabelled as its label (this matters for
-    structured noise such as class pairs). The estimated number of rows
-    with the lowest quality is flagged; ``threshold`` or ``noise_fraction``
-    override that count.
+    structured noise such as class pairs). Of the estimated number of rows
+    with the lowest quality, those whose suggested label differs from the
+    given one are flagged; ``threshold`` or ``noise_fraction`` override
+    that count (and may flag rows whose suggested label is the given one).
 
     Parameters
     ----------
@@ -293,7 +233,8 @@ class NoisyLabelDetector(BaseEstimator):
       Row indices, most suspicious (lowest label quality) first.
 
     suggested_label_ : ndarray of shape (n_samples,)
-      Most probable class of each row, in the label space of ``y``.
+      Most probable class of each row (its given label when tied with it),
+      in the label space of ``y``.
 
     n_label_issues_ : int
       Number of flagged rows.
@@ -576,10 +517,12 @@ class NoisyLabelDetector(BaseEstimator):
         if rare.any():
             names = ", ".join(f"{c!r} ({n} rows)" for c, n in
                               zip(self.classes_[rare], counts[rare]))
+            # Only a number of folds every class can fill is worth suggesting.
+            fewer = f"pass cv={counts.min()}, " if counts.min() >= 2 else ""
             raise ValueError(
                 f"Classes with fewer rows than cv={self.cv} folds: {names}. Each fold "
-                f"needs every class. Pass cv={max(2, int(counts.min()))} or fewer "
-                "folds, use mode='single', or remove or merge those classes."
+                f"needs every class: {fewer}use mode='single' (one fit on all rows), "
+                "or drop those rows or merge their class into another."
             )
 
     def _spaces(self, teacher_available):
@@ -624,9 +567,9 @@ class NoisyLabelDetector(BaseEstimator):
                 embeddings = _standardize(X32)
             else:
                 embeddings = teacher.forward({"x": X32}).numpy()
-            neighbor_probs.append(_neighbor_probs(embeddings, y_encoded, n_classes,
-                                                  self.n_neighbors, self.device_,
-                                                  self.knn_backend))
+            neighbor_probs.append(neighbor_vote(embeddings, y_encoded, n_classes,
+                                                self.n_neighbors, self.device_,
+                                                self.knn_backend))
         self.neighbor_probs_ = np.mean(neighbor_probs, axis=0) if neighbor_probs else None
         if teacher is not None:
             teacher.trim_for_prediction()  # the folds trained on copies of it
@@ -716,32 +659,17 @@ class NoisyLabelDetector(BaseEstimator):
 
     # ------------------------------------------------------------- the cut-off
     def _find_issues(self, probs, y_encoded):
-        n, n_classes = probs.shape
-        rows = np.arange(n)
-        self.thresholds_ = _per_class_thresholds(probs, y_encoded, n_classes)
-        self.confident_joint_ = _confident_joint(probs, y_encoded, n_classes,
-                                                 self.thresholds_)
-        calibrated = _calibrate(self.confident_joint_, y_encoded, n_classes)
-        self.noise_matrix_ = _noise_matrix(calibrated, n_classes)
-        n_estimated = calibrated.sum() - np.trace(calibrated)
-        self.noise_rate_ = float(n_estimated / n)
-        quality = _clean_posterior(probs, y_encoded, self.noise_matrix_)
-        self_confidence = probs[rows, y_encoded]
-        # Lowest quality first; ties by self-confidence, then by row.
-        order = np.lexsort((rows, self_confidence, quality))
-        if self.threshold is not None:
-            n_issues = int(np.sum(quality < self.threshold))
-        elif self.noise_fraction is not None:
-            n_issues = int(round(self.noise_fraction * n))
-        else:
-            n_issues = int(round(n_estimated))
-        flagged = np.zeros(n, dtype=bool)
-        flagged[order[:n_issues]] = True
-        self.label_quality_ = quality
-        self.is_label_issue_ = flagged
-        self.ranked_indices_ = order
-        self.n_label_issues_ = int(flagged.sum())
-        self.suggested_label_ = self.classes_[probs.argmax(axis=1)]
+        issues = find_label_issues(probs, y_encoded, len(self.classes_),
+                                   self.threshold, self.noise_fraction)
+        self.thresholds_ = issues.thresholds
+        self.confident_joint_ = issues.confident_joint
+        self.noise_matrix_ = issues.noise_matrix
+        self.noise_rate_ = issues.noise_rate
+        self.label_quality_ = issues.label_quality
+        self.is_label_issue_ = issues.is_label_issue
+        self.ranked_indices_ = issues.ranked_indices
+        self.n_label_issues_ = int(issues.is_label_issue.sum())
+        self.suggested_label_ = self.classes_[issues.suggested]
 
     def _log(self, message):
         if self.verbose:

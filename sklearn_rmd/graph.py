@@ -223,3 +223,34 @@ def neighbor_label_distribution(indices, similarities, y, n_classes, temperature
     rows = np.repeat(np.arange(indices.shape[0]), indices.shape[1])
     np.add.at(votes, (rows, y[indices].ravel()), weights.ravel())
     return votes / votes.sum(axis=1, keepdims=True)
+
+
+def neighbor_vote(embeddings, labels, n_classes, n_neighbors=10, device="cpu", backend="auto"):
+    """Label distribution of each row's nearest neighbours, itself excluded.
+
+    :func:`knn_graph` followed by :func:`neighbor_label_distribution`.
+
+    Parameters
+    ----------
+    embeddings : array-like of shape (n_samples, n_features)
+      Row vectors; neighbours by cosine similarity.
+
+    labels : ndarray of int, shape (n_samples,)
+      Labels encoded ``0..n_classes-1``.
+
+    n_classes : int
+      Number of classes (columns of the result).
+
+    n_neighbors : int (default=10)
+      Neighbours per row, at most ``n_samples - 1``.
+
+    device, backend : str
+      As in :func:`knn_graph`.
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_classes)
+      Similarity-weighted share of each class among the neighbours; rows sum to 1.
+    """
+    indices, similarities = knn_graph(embeddings, n_neighbors, device=device, backend=backend)
+    return neighbor_label_distribution(indices, similarities, labels, n_classes)

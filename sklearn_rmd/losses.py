@@ -1,7 +1,7 @@
-"""Losses: SimSiam, relation distillation (edge and node), robust base losses,
-and Co-teaching's small-loss selection.
+"""Losses: SimSiam, relation distillation (edge and node) and robust base losses.
 
-Base losses return one value per sample so that Co-teaching can select.
+Base losses return one value per sample so that Co-teaching can select
+(:mod:`sklearn_rmd.coteaching`).
 """
 
 import math
@@ -106,23 +106,13 @@ def generalized_cross_entropy(logits, y, q=0.7):
 def symmetric_cross_entropy(logits, y, alpha=0.1, beta=1.0):
     """Per-sample SCE (Wang et al., 2019): ``alpha * CE + beta * RCE``.
 
-    RCE takes ``log 0`` as ``log 1e-4`` (the paper's A = -4), which gives
-    ``RCE = -log(1e-4) * (1 - p_y)``.
+    RCE is the cross-entropy with prediction and one-hot label swapped,
+    ``-sum_k p_k log q_k``, where ``log 0`` needs a finite value A. As in the
+    authors' released code, the one-hot label is clamped to [1e-4, 1], so
+    A = ln(1e-4) (natural log) and ``RCE = -ln(1e-4) * (1 - p_y)``. The paper's
+    text states A = -4 instead; with the clamp, RCE weighs ln(1e4) / 4 times
+    more for the same ``beta``.
     """
     p_y = _given_label_probability(logits, y)
     reverse = -math.log(1e-4) * (1.0 - p_y)
     return alpha * cross_entropy(logits, y) + beta * reverse
-
-
-def coteaching_selection(loss_a, loss_b, forget_rate):
-    """Indices each network keeps for its peer: the small-loss samples.
-
-    Returns ``(keep_a, keep_b)``: the ``n - round(forget_rate * n)`` samples
-    with the smallest loss under network a and under network b. Network a is
-    then updated on ``keep_b`` and network b on ``keep_a``.
-    """
-    n = loss_a.shape[0]
-    n_keep = max(n - int(round(forget_rate * n)), 1)
-    keep_a = torch.argsort(loss_a.detach())[:n_keep]
-    keep_b = torch.argsort(loss_b.detach())[:n_keep]
-    return keep_a, keep_b

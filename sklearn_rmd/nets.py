@@ -24,15 +24,8 @@ from torch import nn
 
 from ._device import autocast, to_float32
 from ._loader import DeviceBatchLoader
-from .losses import (SimSiamLoss, coteaching_selection, neighbor_mask, pearson,
-                     relation_losses)
-
-
-def forget_schedule(forget_rate, epoch, forget_epochs):
-    """Co-teaching's forget rate at ``epoch`` (0-based): a linear ramp."""
-    if forget_epochs <= 0:
-        return forget_rate
-    return forget_rate * min(epoch / forget_epochs, 1.0)
+from .coteaching import coteaching_selection, forget_schedule
+from .losses import SimSiamLoss, neighbor_mask, pearson, relation_losses
 
 
 class _DeviceDataMixin:

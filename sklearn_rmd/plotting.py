@@ -43,8 +43,9 @@ def label_quality_cutoff(detector):
     cutoff : float or None
       ``detector.threshold`` when one was given; otherwise the midpoint
       between the highest quality of a flagged row and the lowest quality of
-      a kept row (flagged rows are the lowest-quality ones). None when no
-      row, or every row, is flagged.
+      a kept row above it. (Kept rows can lie below it: those whose
+      suggested label is their given label.) None when no row, or every
+      row, is flagged.
     """
     check_is_fitted(detector, "label_quality_")
     if getattr(detector, "threshold", None) is not None:
@@ -53,7 +54,11 @@ def label_quality_cutoff(detector):
     flagged = np.asarray(detector.is_label_issue_, dtype=bool)
     if not flagged.any() or flagged.all():
         return None
-    return float((quality[flagged].max() + quality[~flagged].min()) / 2)
+    highest_flagged = quality[flagged].max()
+    kept_above = quality[~flagged & (quality >= highest_flagged)]
+    if not len(kept_above):
+        return float(highest_flagged)
+    return float((highest_flagged + kept_above.min()) / 2)
 
 
 def plot_label_quality(detector, ax=None, bins=20):

@@ -9,6 +9,7 @@ import pytest
 import scipy.sparse as sp
 import torch
 from conftest import FAST, fast, record_calls, requires_cuda
+from skorch.callbacks import Callback
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV
@@ -317,14 +318,34 @@ def test_model_saved_for_cuda_predicts_on_cpu_only_machine(fitted, tabular, monk
                                   fitted.predict_proba(tabular[0]))
 
 
+class WeightsPerEpoch(Callback):
+    """Copy the stage-2 network's weights at the end of every epoch."""
+
+    def initialize(self):
+        self.weights_ = []
+        return self
+
+    def on_epoch_end(self, net, **kwargs):
+        self.weights_.append({k: v.detach().clone() for k, v in net.module_.state_dict().items()})
+
+
 def test_early_stopping_stops_and_keeps_the_best_epoch(tabular):
     X, y = tabular
-    model = fast(max_epochs=40, n_iter_no_change=2).fit(X, y)
+    recorder = WeightsPerEpoch()
+    model = fast(max_epochs=40, n_iter_no_change=2, callbacks=[recorder]).fit(X, y)
     valid_acc = model.history_[:, "valid_acc"]
     assert len(model.history_) < 40
     best = int(np.argmax(valid_acc))
     # Patience 2: training ran exactly two epochs past the best one.
     assert len(valid_acc) - 1 - best == 2
+    # ... and the fitted network holds the best epoch's weights, not the last's.
+    # (Early stopping ends the last epoch before this callback sees it.)
+    recorded = recorder.weights_
+    assert best < len(recorded) - 1
+    final = model.net_.module_.state_dict()
+    for name, value in final.items():
+        torch.testing.assert_close(value, recorded[best][name])
+    assert any(not torch.equal(value, recorded[-1][name]) for name, value in final.items())
 
 
 def test_early_stopping_off_trains_every_epoch_on_all_rows(tabular):

@@ -15,7 +15,7 @@ from sklearn.svm import LinearSVC
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_rmd import NoisyLabelDetector, RMDClassifier
-from sklearn_rmd import detector as detector_module
+from sklearn_rmd import graph as graph_module
 from sklearn_rmd.metrics import detection_report
 from sklearn_rmd.noise import make_noisy_labels
 
@@ -179,7 +179,7 @@ def test_knn_backend_reaches_the_graph(noisy, monkeypatch):
     X, y_noisy, _, _ = noisy
     probs = np.full((len(X), 3), 1 / 3)
     exact = detector(knn_backend="torch").fit(X, y_noisy, pred_probs=probs)
-    calls = record_calls(monkeypatch, detector_module, "knn_graph")
+    calls = record_calls(monkeypatch, graph_module, "knn_graph")
     approximate = detector(knn_backend="hnsw").fit(X, y_noisy, pred_probs=probs)
     assert [kwargs["backend"] for _, kwargs in calls] == ["hnsw"]
     # 300 rows: the HNSW graph finds (almost) every exact neighbour.
@@ -222,15 +222,19 @@ def test_fit_resample_keeps_dataframes(noisy):
 
 
 def test_in_imblearn_pipeline(noisy):
-    imblearn = pytest.importorskip("imblearn")
+    pytest.importorskip("imblearn")
     from imblearn.pipeline import make_pipeline
 
     X, y_noisy, _, y = noisy
     pipe = make_pipeline(detector(), LogisticRegression(max_iter=500)).fit(X, y_noisy)
     det = pipe.steps[0][1]
-    assert det.sample_indices_.shape[0] < len(X)
+    kept = det.sample_indices_
+    assert len(kept) == len(X) - det.n_label_issues_ < len(X)
+    # The classifier was trained on the kept rows only: refitting it on them
+    # gives the same model.
+    alone = LogisticRegression(max_iter=500).fit(X[kept], y_noisy[kept])
+    np.testing.assert_allclose(pipe.steps[1][1].coef_, alone.coef_)
     assert pipe.score(X, y) > 0.8
-    assert imblearn is not None
 
 
 def test_grid_search_over_nested_params(noisy):

@@ -1,4 +1,4 @@
-"""Loss functions: relation distillation, SimSiam, robust base losses, Co-teaching."""
+"""Loss functions: relation distillation, SimSiam, robust base losses."""
 
 import math
 
@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from sklearn_rmd.losses import (coteaching_selection, cross_entropy,
-                                generalized_cross_entropy, neighbor_mask, pearson,
-                                relation_losses, simsiam_loss, symmetric_cross_entropy)
-from sklearn_rmd.nets import RelationDistillationLoss, forget_schedule
+from sklearn_rmd.losses import (cross_entropy, generalized_cross_entropy, neighbor_mask,
+                                pearson, relation_losses, simsiam_loss,
+                                symmetric_cross_entropy)
+from sklearn_rmd.nets import RelationDistillationLoss
 
 
 def uncorrelated_rows(n, d):
@@ -138,29 +138,28 @@ def test_generalized_cross_entropy_formula(q):
     np.testing.assert_allclose(base_loss_value(generalized_cross_entropy, q=q), expected)
 
 
+def reverse_cross_entropy(logits, labels, clamp=1e-4):
+    """-sum_k p_k log q_k, q the one-hot label clamped to [clamp, 1]."""
+    p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    q = np.clip(np.eye(logits.shape[1])[labels], clamp, 1.0)
+    return -(p * np.log(q)).sum(axis=1)
+
+
 @pytest.mark.parametrize("alpha, beta", [(0.1, 1.0), (1.0, 0.0), (0.5, 2.0)])
-def test_symmetric_cross_entropy_formula(alpha, beta):
-    p_y = given_label_probability()
-    expected = alpha * -np.log(p_y) + beta * -np.log(1e-4) * (1 - p_y)
+def test_symmetric_cross_entropy_is_ce_plus_reverse_ce(alpha, beta):
+    expected = (alpha * -np.log(given_label_probability())
+                + beta * reverse_cross_entropy(LOGITS, LABELS))
     np.testing.assert_allclose(
-        base_loss_value(symmetric_cross_entropy, alpha=alpha, beta=beta), expected)
+        base_loss_value(symmetric_cross_entropy, alpha=alpha, beta=beta), expected, rtol=1e-6)
 
 
-# ----------------------------------------------------------------- Co-teaching
-@pytest.mark.parametrize("n, rate", [(10, 0.3), (7, 0.25), (20, 0.0), (9, 0.5)])
-def test_coteaching_selection_keeps_small_loss_samples(n, rate):
-    loss_a, loss_b = torch.rand(n), torch.rand(n)
-    keep_a, keep_b = coteaching_selection(loss_a, loss_b, rate)
-    n_keep = n - round(rate * n)
-    for keep, loss in ((keep_a, loss_a), (keep_b, loss_b)):
-        assert len(keep) == n_keep
-        assert set(keep.tolist()) == set(np.argsort(loss.numpy())[:n_keep].tolist())
-
-
-@pytest.mark.parametrize("epoch", range(14))
-def test_forget_schedule_ramps_linearly_then_caps(epoch):
-    assert forget_schedule(0.4, epoch, 10) == pytest.approx(0.4 * min(epoch, 10) / 10)
-
-
-def test_forget_schedule_without_ramp():
-    assert forget_schedule(0.3, 0, 0) == 0.3
+def test_reverse_cross_entropy_is_symmetric():
+    # The property the loss is named for: summed over every possible label, RCE
+    # is the same for any prediction, so symmetric label noise cannot bias it.
+    logits = torch.randn(6, 4, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    totals = sum(symmetric_cross_entropy(logits, torch.full((6,), k), alpha=0.0)
+                 for k in range(4))
+    np.testing.assert_allclose(totals.numpy(), totals[0].item())
+    # A confident, correct prediction has (almost) no reverse loss.
+    sure = torch.tensor([[20.0, 0.0, 0.0]], dtype=torch.float64)
+    assert symmetric_cross_entropy(sure, torch.tensor([0]), alpha=0.0).item() < 1e-6

@@ -74,7 +74,11 @@ def test_label_quality_histogram_bars_and_cutoff(quick_detector):
     cutoff = line.get_xdata()[0]
     assert cutoff == pytest.approx(label_quality_cutoff(quick_detector))
     quality, flagged = quick_detector.label_quality_, quick_detector.is_label_issue_
-    assert quality[flagged].max() <= cutoff <= quality[~flagged].min()
+    assert quality[flagged].max() <= cutoff
+    # Kept rows below the line are only those the model agrees with.
+    below = ~flagged & (quality < cutoff)
+    agreed = quick_detector.suggested_label_ == quick_detector.label_issues()["given_label"]
+    assert np.all(np.asarray(agreed)[below])
 
 
 def test_label_quality_cutoff_is_the_given_threshold(noisy, given_probs):
@@ -171,3 +175,11 @@ def test_clear_message_without_matplotlib(quick_detector, monkeypatch):
         monkeypatch.setitem(sys.modules, name, None)
     with pytest.raises(ImportError, match=r"pip install sklearn-rmd\[plot\]"):
         plot_label_quality(quick_detector)
+
+
+def test_label_quality_cutoff_sits_above_every_flagged_row():
+    # Row 1 is kept below the flagged row 2 (the model agreed with its label).
+    detector = NoisyLabelDetector()
+    detector.label_quality_ = np.array([0.1, 0.2, 0.3, 0.6])
+    detector.is_label_issue_ = np.array([True, False, True, False])
+    assert label_quality_cutoff(detector) == pytest.approx(0.45)

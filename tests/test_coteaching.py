@@ -1,0 +1,57 @@
+"""Co-teaching: small-loss selection, forget schedule, neighbour noise estimate."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import make_blobs
+
+from sklearn_rmd.coteaching import coteaching_selection, estimate_noise_rate, forget_schedule
+from sklearn_rmd.graph import neighbor_vote
+from sklearn_rmd.noise import make_noisy_labels
+
+
+@pytest.mark.parametrize("n, rate", [(10, 0.3), (7, 0.25), (20, 0.0), (9, 0.5)])
+def test_coteaching_selection_keeps_small_loss_samples(n, rate):
+    loss_a, loss_b = torch.rand(n), torch.rand(n)
+    keep_a, keep_b = coteaching_selection(loss_a, loss_b, rate)
+    n_keep = n - round(rate * n)
+    for keep, loss in ((keep_a, loss_a), (keep_b, loss_b)):
+        assert len(keep) == n_keep
+        assert set(keep.tolist()) == set(np.argsort(loss.numpy())[:n_keep].tolist())
+
+
+@pytest.mark.parametrize("epoch", range(14))
+def test_forget_schedule_ramps_linearly_then_caps(epoch):
+    assert forget_schedule(0.4, epoch, 10) == pytest.approx(0.4 * min(epoch, 10) / 10)
+
+
+def test_forget_schedule_without_ramp():
+    assert forget_schedule(0.3, 0, 0) == 0.3
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    X, y = make_blobs(n_samples=600, n_features=8, centers=4, cluster_std=1.0,
+                      random_state=0)
+    return X, y
+
+
+@pytest.mark.parametrize("rate", [0.1, 0.2, 0.3])
+def test_estimate_noise_rate_finds_the_flipped_share(blobs, rate):
+    X, y = blobs
+    y_noisy, flipped = make_noisy_labels(y, rate, random_state=0)
+    estimate = estimate_noise_rate(X - X.mean(axis=0), y_noisy)
+    assert flipped.mean() == pytest.approx(rate)
+    assert estimate == pytest.approx(rate, abs=0.03)
+
+
+def test_estimate_noise_rate_of_clean_labels_is_near_zero(blobs):
+    X, y = blobs
+    assert estimate_noise_rate(X - X.mean(axis=0), y) < 0.01
+
+
+def test_neighbor_vote_counts_each_rows_neighbours():
+    # Two tight pairs on the unit circle: each row's one neighbour is its twin.
+    X = np.array([[1.0, 0.0], [1.0, 0.01], [0.0, 1.0], [0.01, 1.0]])
+    votes = neighbor_vote(X, np.array([0, 1, 1, 1]), 2, n_neighbors=1)
+    np.testing.assert_allclose(votes, [[0, 1], [1, 0], [0, 1], [0, 1]])
