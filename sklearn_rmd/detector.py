@@ -14,7 +14,6 @@ then estimates how many labels are wrong (per-class thresholds, confident
 joint) and flags that many of the lowest-quality rows.
 """
 
-import copy
 import numbers
 import warnings
 
@@ -25,9 +24,9 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.model_selection import StratifiedKFold, check_cv
 from sklearn.utils.validation import check_is_fitted
 
-from ._device import on_cuda, resolve_device, seeded, torch_seed
+from ._device import on_cuda, resolve_device, torch_seed
 from ._validation import validate_labelled
-from .classifier import RMDClassifier
+from .classifier import RMDClassifier, is_fitted
 from .graph import check_backend, knn_graph, neighbor_label_distribution
 
 MODES = ("cv", "single")
@@ -324,10 +323,11 @@ class NoisyLabelDetector(BaseEstimator):
     device_ : str
       Device of the neighbour search.
 
-    teacher_ : SimSiamNet or None
+    teacher_ : SimSiamTeacher or None
       The label-free teacher shared by the folds and the neighbour search,
-      trimmed for prediction (``teacher_.forward({"x": X})`` embeds rows;
-      :func:`sklearn_rmd.plotting.plot_embedding` maps them). None when no
+      fitted once on all rows (``teacher_.transform(X)`` embeds rows;
+      :func:`sklearn_rmd.plotting.plot_embedding` maps them); the
+      estimator's own teacher when it came fitted. None when no
       RMDClassifier was trained (``pred_probs`` given, another estimator).
 
     sample_indices_ : ndarray
@@ -390,10 +390,7 @@ class NoisyLabelDetector(BaseEstimator):
         self : NoisyLabelDetector
           The fitted detector.
         """
-        # label_issues() keeps the index of a DataFrame X (or of a Series y).
-        index = getattr(X, "index", getattr(y, "index", None))
         X, y_encoded, pred_probs = self._validate_fit(X, y, pred_probs)
-        self._index = index
         return self._fit(X, y_encoded, pred_probs)
 
     def fit_predict(self, X, y, pred_probs=None):
@@ -445,15 +442,20 @@ class NoisyLabelDetector(BaseEstimator):
           Their labels, flagged ones replaced by ``suggested_label_`` with
           ``action='relabel'``.
         """
-        self.fit(X, y, pred_probs=pred_probs)
+        X_valid, y_encoded, pred_probs = self._validate_fit(X, y, pred_probs)
+        X_out, y_out = self._fit_resample(X_valid, y_encoded, pred_probs)
+        return (_restore(X, X_out, self.sample_indices_),
+                _restore(y, y_out, self.sample_indices_))
+
+    def _fit_resample(self, X, y_encoded, pred_probs):
+        """Fit on validated rows; return the kept rows and their labels as arrays."""
+        self._fit(X, y_encoded, pred_probs)
+        y_out = self.classes_[y_encoded]
         if self.action == "relabel":
-            self.sample_indices_ = np.arange(len(self.is_label_issue_))
-            y_out = np.where(self.is_label_issue_, self.suggested_label_, np.asarray(y))
-            if hasattr(y, "iloc"):
-                y_out = type(y)(y_out, index=y.index, name=getattr(y, "name", None))
-            return X, y_out
+            self.sample_indices_ = np.arange(len(y_out))
+            return X, np.where(self.is_label_issue_, self.suggested_label_, y_out)
         self.sample_indices_ = np.flatnonzero(~self.is_label_issue_)
-        return _take_rows(X, self.sample_indices_), _take_rows(y, self.sample_indices_)
+        return X[self.sample_indices_], y_out[self.sample_indices_]
 
     def label_issues(self):
         """One row per sample: given and suggested label, quality, flag, rank.
@@ -537,6 +539,8 @@ class NoisyLabelDetector(BaseEstimator):
 
     def _validate_fit(self, X, y, pred_probs):
         self._check_params()
+        # label_issues() keeps the index of a DataFrame X (or of a Series y).
+        self._index = getattr(X, "index", getattr(y, "index", None))
         X, self.classes_, y_encoded = validate_labelled(self, X, y,
                                                         dtype=[np.float64, np.float32])
         n_classes = len(self.classes_)
@@ -603,33 +607,25 @@ class NoisyLabelDetector(BaseEstimator):
                 "RMDClassifier estimator and no pred_probs. Use neighbor_spaces=('input',)."
             )
         given_probs = pred_probs is not None
-        teacher, template = None, None
-        if uses_teacher:
-            template = self._prepare_rmd(estimator, X32, n_classes)
-            if "teacher" in spaces or template._needs_teacher():
-                teacher_seed = torch_seed(rng)
-                self._log("Teacher: self-supervised training on all rows (labels unused)")
-                with seeded(teacher_seed):
-                    teacher = template._fit_teacher(X32, teacher_seed)
+        teacher = None
+        if uses_teacher and ("teacher" in spaces or estimator.needs_teacher()):
+            teacher = self._fit_teacher(estimator, X32, rng)
         if pred_probs is None:
             if self.mode == "single":
-                pred_probs = self._single_fit(template, X32, y_encoded, teacher, rng)
+                pred_probs = self._single_fit(estimator, X32, y_encoded, teacher, rng)
             else:
-                pred_probs = self._cross_fit(estimator, template, X, X32, y_encoded,
-                                             teacher, rng)
+                pred_probs = self._cross_fit(estimator, X, X32, y_encoded, teacher, rng)
         self.pred_probs_ = pred_probs
         neighbor_probs = []
         for space in spaces:
             if space == "input":
                 embeddings = _standardize(X32)
             else:
-                embeddings = teacher.forward({"x": X32}).numpy()
+                embeddings = teacher.transform(X32)
             neighbor_probs.append(_neighbor_probs(embeddings, y_encoded, n_classes,
                                                   self.n_neighbors, self.device_,
                                                   self.knn_backend))
         self.neighbor_probs_ = np.mean(neighbor_probs, axis=0) if neighbor_probs else None
-        if teacher is not None:
-            teacher.trim_for_prediction()  # the folds trained on copies of it
         self.teacher_ = teacher
         probs = pred_probs
         if self.neighbor_probs_ is not None:
@@ -646,19 +642,21 @@ class NoisyLabelDetector(BaseEstimator):
             return RMDClassifier(device=self.device, random_state=None, **DEFAULT_NETWORK)
         return self.estimator
 
-    def _prepare_rmd(self, estimator, X32, n_classes):
-        """A fresh RMDClassifier ready for its private ``_fit`` on encoded labels."""
-        model = clone(estimator)
-        model._setup(np.arange(n_classes), X32.shape[1])
-        model.n_features_in_ = X32.shape[1]
-        return model
+    def _fit_teacher(self, estimator, X32, rng):
+        """The estimator's teacher, fitted once on all rows (labels unused)."""
+        teacher = estimator.build_teacher()
+        if is_fitted(teacher):
+            return teacher
+        self._log("Teacher: self-supervised training on all rows (labels unused)")
+        return teacher.set_params(random_state=rng).fit(X32)
 
-    def _rmd_copy(self, template, seed, callbacks):
-        model = copy.deepcopy(template)
-        if self.estimator is None or model.random_state is None:
-            model.random_state = seed
-        model.callbacks = list(template.callbacks or []) + list(callbacks)
-        return model
+    def _fold_model(self, estimator, teacher, seed, recorder):
+        """An unfitted copy of the RMDClassifier that shares the fitted teacher."""
+        params = dict(teacher=teacher,
+                      callbacks=list(estimator.callbacks or []) + [recorder])
+        if self.estimator is None or estimator.random_state is None:
+            params["random_state"] = seed
+        return clone(estimator).set_params(**params)
 
     def _folds(self, X, y_encoded, rng):
         cv = self.cv
@@ -668,7 +666,7 @@ class NoisyLabelDetector(BaseEstimator):
             cv = check_cv(cv, y_encoded, classifier=True)
         return list(cv.split(X, y_encoded))
 
-    def _cross_fit(self, estimator, template, X, X32, y_encoded, teacher, rng):
+    def _cross_fit(self, estimator, X, X32, y_encoded, teacher, rng):
         n_classes = len(self.classes_)
         probs = np.full((len(X), n_classes), np.nan)
         folds = self._folds(X, y_encoded, rng)
@@ -681,19 +679,17 @@ class NoisyLabelDetector(BaseEstimator):
                     "(an int) or fewer folds.", UserWarning, stacklevel=3)
             self._log(f"Fold {k + 1}/{len(folds)}: {len(train)} training rows")
             seed = torch_seed(rng)
-            if template is not None:
+            if isinstance(estimator, RMDClassifier):
                 recorder = _HeldOutProbabilities(X32[held_out])
-                model = self._rmd_copy(template, seed, [recorder])
-                model._fit(X32[train], y_encoded[train],
-                           teacher=None if teacher is None else copy.deepcopy(teacher))
-                fold_probs = recorder.mean()
+                model = self._fold_model(estimator, teacher, seed, recorder)
+                model.fit(X32[train], y_encoded[train])  # classes_: the encoded labels
+                fold_probs, columns = recorder.mean(), model.classes_
             else:
-                model = clone(estimator)
-                model.fit(X[train], self.classes_[y_encoded[train]])
-                fold_probs = np.zeros((len(held_out), n_classes))
+                model = clone(estimator).fit(X[train], self.classes_[y_encoded[train]])
+                fold_probs = model.predict_proba(X[held_out])
                 columns = np.searchsorted(self.classes_, model.classes_)
-                fold_probs[:, columns] = model.predict_proba(X[held_out])
-            probs[held_out] = fold_probs
+            probs[held_out] = 0.0
+            probs[np.ix_(held_out, columns)] = fold_probs
         if np.isnan(probs).any():
             raise ValueError(
                 "The cv splitter left some rows out of every held-out fold; use a "
@@ -703,11 +699,11 @@ class NoisyLabelDetector(BaseEstimator):
         sums = probs.sum(axis=1, keepdims=True)
         return np.where(sums > 0, probs / np.where(sums > 0, sums, 1.0), 1.0 / n_classes)
 
-    def _single_fit(self, template, X32, y_encoded, teacher, rng):
+    def _single_fit(self, estimator, X32, y_encoded, teacher, rng):
         self._log("Single fit on all rows, reading the training dynamics")
         recorder = _TrainingDynamics(len(X32), len(self.classes_))
-        model = self._rmd_copy(template, torch_seed(rng), [recorder])
-        model._fit(X32, y_encoded, teacher=teacher)
+        model = self._fold_model(estimator, teacher, torch_seed(rng), recorder)
+        model.fit(X32, y_encoded)
         probs = recorder.mean()
         unseen = recorder.seen_ == 0
         if unseen.any():  # rows the model held out (early stopping): predict them
@@ -756,7 +752,12 @@ class NoisyLabelDetector(BaseEstimator):
         return tags
 
 
-def _take_rows(data, index):
-    if hasattr(data, "iloc"):
-        return data.iloc[index]
-    return np.asarray(data)[index]
+def _restore(like, values, rows):
+    """``values``, the validated rows ``rows`` of ``like``, in ``like``'s container and dtypes."""
+    if hasattr(like, "iloc"):  # pandas: keep the index, columns, name and dtypes
+        if values.ndim == 2:
+            return type(like)(values, index=like.index[rows],
+                              columns=like.columns).astype(like.dtypes)
+        return type(like)(values, index=like.index[rows], name=like.name).astype(like.dtype)
+    restored = values.astype(np.asarray(like).dtype, copy=False)
+    return restored.tolist() if isinstance(like, list) else restored

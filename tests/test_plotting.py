@@ -147,10 +147,10 @@ def test_training_curves_lines_follow_the_histories(classifier):
     lines = {line.get_label(): line for line in ax.get_lines()}
     assert list(lines) == ["stage 1: SimSiam loss", "total loss", "train_ce", "train_edge",
                            "train_node", "valid_acc"]
-    n_pre, n_main = len(classifier.teacher_history_), len(classifier.history_)
+    n_pre, n_main = len(classifier.teacher_.history_), len(classifier.history_)
     simsiam = lines["stage 1: SimSiam loss"]
     np.testing.assert_array_equal(simsiam.get_xdata(), np.arange(1, n_pre + 1))
-    np.testing.assert_allclose(simsiam.get_ydata(), classifier.teacher_history_[:, "train_loss"])
+    np.testing.assert_allclose(simsiam.get_ydata(), classifier.teacher_.history_[:, "train_loss"])
     for label, key in [("total loss", "train_loss"), ("train_ce", "train_ce"),
                        ("train_edge", "train_edge"), ("valid_acc", "valid_acc")]:
         np.testing.assert_array_equal(lines[label].get_xdata(),
