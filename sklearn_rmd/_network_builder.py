@@ -1,9 +1,7 @@
 """What the teacher and the classifier build alike: encoders, augmentation, skorch nets."""
 
 import copy
-import numbers
 
-import numpy as np
 import torch
 from skorch.callbacks import ProgressBar
 
@@ -26,40 +24,6 @@ class NetworkBuilderMixin:
     ``augment_strength``, ``batch_size``, ``weight_decay``, ``device``,
     ``verbose``, ``compile`` and ``accelerator``.
     """
-
-    def _check_network_params(self, n_features):
-        for name in ("weight_decay", "augment_strength"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name}={getattr(self, name)} must be non-negative.")
-        if not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout={self.dropout} must be in [0, 1).")
-        for name in ("batch_size", "embedding_dim"):
-            value = getattr(self, name)
-            if not isinstance(value, numbers.Integral) or value < 1:
-                raise ValueError(f"{name}={value!r} must be a positive integer.")
-        if not (self.augment == "auto" or callable(self.augment)):
-            raise ValueError(
-                f"augment={self.augment!r}; use 'auto' or a callable aug(x) -> x'."
-            )
-        if not isinstance(self.compile, (bool, np.bool_, dict)):
-            raise ValueError(
-                f"compile={self.compile!r}; use False, True or a dict of torch.compile "
-                "keyword arguments."
-            )
-        if self.accelerator is not None and not callable(getattr(self.accelerator, "prepare",
-                                                                 None)):
-            raise ValueError(
-                f"accelerator={self.accelerator!r} is not an accelerate.Accelerator; pass "
-                "Accelerator(...) (pip install 'sklearn-rmd[accelerate]') or None."
-            )
-        if self.input_shape is not None:
-            shape = tuple(self.input_shape)
-            if len(shape) not in (2, 3) or int(np.prod(shape)) != n_features:
-                raise ValueError(
-                    f"input_shape={shape} does not fit rows of {n_features} features: use "
-                    "(C, L) for signals or (C, H, W) for images with C*L or C*H*W equal "
-                    "to the number of columns of X, or None for plain features."
-                )
 
     def _resolve_device(self):
         if self.accelerator is None:

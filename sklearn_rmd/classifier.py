@@ -2,7 +2,6 @@
 
 import copy
 import functools
-import numbers
 import warnings
 
 import numpy as np
@@ -11,31 +10,16 @@ from skorch.callbacks import EarlyStopping, EpochScoring, PassthroughScoring
 from skorch.dataset import ValidSplit
 from skorch.history import History
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
-from sklearn.exceptions import NotFittedError
-from sklearn.frozen import FrozenEstimator
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._device import on_cuda, seeded, torch_seed
 from ._network_builder import NetworkBuilderMixin, silent
-from ._validation import validate_labelled
+from ._validation import check_classifier_params, validate_labelled
 from .graph import knn_graph, neighbor_label_distribution
 from .losses import cross_entropy, generalized_cross_entropy, symmetric_cross_entropy
 from .modules import StudentNetwork, Students, mean_softmax, output_dim
 from .nets import RelationDistillationLoss, RMDNet, release_accelerator
-from .teacher import SimSiamTeacher
-
-BASE_LOSSES = ("ce", "gce", "sce", "coteaching")
-
-
-def is_fitted(estimator):
-    """Whether ``estimator`` (None: not fitted) passes scikit-learn's ``check_is_fitted``."""
-    if estimator is None:
-        return False
-    try:
-        check_is_fitted(estimator)
-    except NotFittedError:
-        return False
-    return True
+from .teacher import SimSiamTeacher, check_teacher, is_fitted
 
 
 def noisy_accuracy(net, X, y):
@@ -128,13 +112,9 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
       0.5): the teacher's when ``teacher`` is None, and the student's with
       ``student_augment=True``.
 
-    pretrain_epochs : int (default=40)
-      Stage-1 (SimSiam) epochs: the teacher's ``max_epochs`` when
-      ``teacher`` is None.
-
-    pretrain_lr : float (default=1e-3)
-      Stage-1 learning rate (AdamW): the teacher's ``lr`` when ``teacher``
-      is None.
+    pretrain_epochs, pretrain_lr : int, float (default=40, 1e-3)
+      Stage-1 (SimSiam) epochs and learning rate: the teacher's
+      ``max_epochs`` and ``lr`` when ``teacher`` is None.
 
     max_epochs : int (default=100)
       Most stage-2 epochs.
@@ -146,20 +126,14 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
       labels are memorised late in training; this stops before. Skipped with
       a warning when the split would hold fewer than two rows per class.
 
-    validation_fraction : float (default=0.1)
-      Share of rows held out for early stopping.
-
-    n_iter_no_change : int (default=10)
-      Patience of early stopping, in epochs.
-
-    batch_size : int (default=128)
-      Rows per batch in both stages.
+    validation_fraction, n_iter_no_change : float, int (default=0.1, 10)
+      Share of rows held out for early stopping, and its patience in epochs.
 
     lr : float (default=1e-3)
       Stage-2 learning rate (AdamW).
 
-    weight_decay : float (default=1e-4)
-      AdamW weight decay in both stages.
+    batch_size, weight_decay : int, float (default=128, 1e-4)
+      Rows per batch and AdamW weight decay, in both stages.
 
     device : str (default='auto')
       'auto' (CUDA when available, else CPU), 'cpu', 'cuda' or 'cuda:N'.
@@ -174,18 +148,10 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
     callbacks : list of skorch callbacks or None (default=None)
       Extra callbacks for the stage-2 net.
 
-    compile : bool or dict (default=False)
-      Compile the networks of both stages with ``torch.compile`` (criteria
-      stay eager). A dict is passed to ``torch.compile`` as keyword
-      arguments, e.g. ``{'mode': 'max-autotune'}``. The first batches of a
-      fit pay the compilation (tens of seconds); it pays off on long GPU fits.
-
-    accelerator : accelerate.Accelerator or None (default=None)
-      Train both stages through Hugging Face Accelerate (multi-GPU, mixed
-      precision; the optional ``accelerate`` extra), with skorch's
-      ``AccelerateMixin``. ``device`` is then ignored: the accelerator
-      places modules and batches, and shards the batches over processes.
-      Launch the script with ``accelerate launch`` (see docs/scaling.md).
+    compile, accelerator
+      ``torch.compile`` and Hugging Face Accelerate for the networks of both
+      stages, as in :class:`SimSiamTeacher` (defaults False, None); stage 2
+      compiles its networks, not its criterion.
 
     teacher : SimSiamTeacher or None (default=None)
       The stage-1 teacher. None: one is built from this classifier's
@@ -285,74 +251,6 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
         self.compile = compile
         self.accelerator = accelerator
         self.teacher = teacher
-
-    # ------------------------------------------------------------------ checks
-    def _check_params(self, n_features):
-        self._check_network_params(n_features)
-        if not (callable(self.base_loss) or self.base_loss in BASE_LOSSES):
-            raise ValueError(
-                f"Unknown base_loss {self.base_loss!r}. Use one of {BASE_LOSSES} or a "
-                "callable (logits, y) -> per-sample loss."
-            )
-        if not 0 < self.gce_q <= 1:
-            raise ValueError(f"gce_q={self.gce_q} must be in (0, 1].")
-        if self.sce_alpha < 0 or self.sce_beta < 0:
-            raise ValueError("sce_alpha and sce_beta must be non-negative.")
-        if self.forget_rate is not None:
-            if self.base_loss != "coteaching":
-                raise ValueError(
-                    "forget_rate only applies to base_loss='coteaching'; leave it None "
-                    f"for base_loss={self.base_loss!r}."
-                )
-            if not 0 <= self.forget_rate < 1:
-                raise ValueError(f"forget_rate={self.forget_rate} must be in [0, 1).")
-        for name in ("relation_weight", "node_weight", "edge_weight", "pretrain_epochs",
-                     "forget_epochs"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name}={getattr(self, name)} must be non-negative.")
-        for name in ("lr", "pretrain_lr"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name}={getattr(self, name)} must be positive.")
-        if not 0 < self.validation_fraction < 1:
-            raise ValueError(
-                f"validation_fraction={self.validation_fraction} must be in (0, 1)."
-            )
-        for name in ("max_epochs", "relation_dim", "n_iter_no_change"):
-            value = getattr(self, name)
-            if not isinstance(value, numbers.Integral) or value < 1:
-                raise ValueError(f"{name}={value!r} must be a positive integer.")
-        if self.n_neighbors is not None and (
-                not isinstance(self.n_neighbors, numbers.Integral) or self.n_neighbors < 1):
-            raise ValueError(
-                f"n_neighbors={self.n_neighbors!r} must be a positive integer or None "
-                "(dense batch graph)."
-            )
-        if self.teacher_features not in ("precomputed", "online"):
-            raise ValueError(
-                f"teacher_features={self.teacher_features!r}; use 'precomputed' or 'online'."
-            )
-
-    def _check_teacher(self, n_features):
-        """The teacher ``fit`` uses (fitted or not), or None when stage 1 is not needed."""
-        frozen = isinstance(self.teacher, FrozenEstimator)
-        given = self.teacher.estimator if frozen else self.teacher
-        if not (given is None or isinstance(given, SimSiamTeacher)):
-            raise TypeError(
-                f"teacher={self.teacher!r}; pass a SimSiamTeacher (fitted or not), or "
-                "None to train one from this classifier's parameters."
-            )
-        if frozen and not is_fitted(given):
-            raise ValueError("FrozenEstimator(teacher) needs a fitted teacher; fit it first.")
-        if not is_fitted(given) and not self.needs_teacher():
-            return None
-        teacher = self.build_teacher()
-        if is_fitted(teacher) and teacher.n_features_in_ != n_features:
-            raise ValueError(
-                f"The fitted teacher expects rows of {teacher.n_features_in_} features, "
-                f"but X has {n_features}. Fit the teacher on the same columns (after the "
-                "same preprocessing), or pass an unfitted teacher or None."
-            )
-        return teacher
 
     # ---------------------------------------------------------------- builders
     def build_teacher(self):
@@ -512,8 +410,10 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
         """
         X, classes, y_encoded = validate_labelled(self, X, y, dtype=np.float32)
         X = np.require(X, requirements="W")  # a read-only pandas view would make torch warn
-        self._check_params(X.shape[1])
-        teacher = self._check_teacher(X.shape[1])
+        check_classifier_params(self, X.shape[1])
+        teacher = None  # a fitted teacher is kept even when stage 2 does not use it
+        if check_teacher(self.teacher, X.shape[1]) or self.needs_teacher():
+            teacher = self.build_teacher()
         self.classes_ = classes
         self.device_ = self._resolve_device()
         seed = torch_seed(self.random_state)

@@ -25,13 +25,11 @@ from sklearn.model_selection import StratifiedKFold, check_cv
 from sklearn.utils.validation import check_is_fitted
 
 from ._device import on_cuda, resolve_device, torch_seed
-from ._validation import validate_labelled
-from .classifier import RMDClassifier, is_fitted
-from .graph import check_backend, knn_graph, neighbor_label_distribution
-
-MODES = ("cv", "single")
-SPACES = ("input", "teacher")
-ACTIONS = ("remove", "relabel")
+from ._validation import (check_detector_params, check_folds, check_pred_probs,
+                          validate_labelled)
+from .classifier import RMDClassifier
+from .graph import knn_graph, neighbor_label_distribution
+from .teacher import is_fitted
 
 # Settings of the default network, chosen by measurement for out-of-sample
 # probabilities (digits, exact symmetric 20/40% and pair 40% noise, 3 seeds;
@@ -490,46 +488,7 @@ class NoisyLabelDetector(BaseEstimator):
 
     # ------------------------------------------------------------ validation
     def _check_params(self):
-        if self.mode not in MODES:
-            raise ValueError(f"mode={self.mode!r}; use 'cv' (cross-fitted) or 'single'.")
-        if self.action not in ACTIONS:
-            raise ValueError(
-                f"action={self.action!r}; use 'remove' (drop flagged rows) or 'relabel'."
-            )
-        if not isinstance(self.n_neighbors, numbers.Integral) or self.n_neighbors < 1:
-            raise ValueError(f"n_neighbors={self.n_neighbors!r} must be a positive integer.")
-        check_backend(self.knn_backend, "knn_backend")
-        if not (self.neighbor_weight == "auto" or (
-                isinstance(self.neighbor_weight, numbers.Real)
-                and 0 <= self.neighbor_weight <= 1)):
-            raise ValueError(
-                f"neighbor_weight={self.neighbor_weight!r} must be 'auto' or in [0, 1]."
-            )
-        if self.threshold is not None and self.noise_fraction is not None:
-            raise ValueError(
-                "Pass either threshold or noise_fraction, not both: each sets the cut-off."
-            )
-        if self.threshold is not None and not (
-                isinstance(self.threshold, numbers.Real) and 0 < self.threshold < 1):
-            raise ValueError(f"threshold={self.threshold!r} must be in (0, 1), or None.")
-        if self.noise_fraction is not None and not (
-                isinstance(self.noise_fraction, numbers.Real) and 0 <= self.noise_fraction < 1):
-            raise ValueError(
-                f"noise_fraction={self.noise_fraction!r} must be in [0, 1), or None."
-            )
-        spaces = self.neighbor_spaces
-        if not (spaces == "auto" or (isinstance(spaces, (tuple, list))
-                                     and all(s in SPACES for s in spaces))):
-            raise ValueError(
-                f"neighbor_spaces={spaces!r}; use 'auto', () or a tuple of {SPACES}."
-            )
-        if self.estimator is not None and not hasattr(self.estimator, "predict_proba"):
-            raise TypeError(
-                f"estimator {self.estimator!r} has no predict_proba; pass a classifier "
-                "that returns class probabilities (e.g. SVC(probability=True)), or "
-                "compute out-of-sample probabilities yourself and call "
-                "fit(X, y, pred_probs=...)."
-            )
+        check_detector_params(self)
         if (self.mode == "single" and self.estimator is not None
                 and not isinstance(self.estimator, RMDClassifier)):
             raise ValueError(
@@ -551,40 +510,10 @@ class NoisyLabelDetector(BaseEstimator):
                 "the neighbour evidence."
             )
         if pred_probs is not None:
-            pred_probs = np.asarray(pred_probs, dtype=np.float64)
-            if pred_probs.ndim != 2 or pred_probs.shape != (len(X), n_classes):
-                raise ValueError(
-                    f"pred_probs has shape {pred_probs.shape} but needs ({len(X)}, "
-                    f"{n_classes}): one row per sample and one column per class of y "
-                    f"(sorted: {list(self.classes_)}). A model that saw other classes, "
-                    "or not all of them, does not fit these labels."
-                )
-            if not np.all(np.isfinite(pred_probs)) or pred_probs.min() < 0:
-                raise ValueError("pred_probs must be finite and non-negative probabilities.")
-            if not np.allclose(pred_probs.sum(axis=1), 1.0, atol=1e-3):
-                raise ValueError(
-                    "pred_probs rows must sum to 1 (class probabilities, e.g. from "
-                    "predict_proba), not scores or logits."
-                )
+            pred_probs = check_pred_probs(pred_probs, len(X), self.classes_)
         elif self.mode == "cv":
-            self._check_folds(y_encoded)
+            check_folds(self.cv, y_encoded, self.classes_)
         return X, y_encoded, pred_probs
-
-    def _check_folds(self, y_encoded):
-        if not isinstance(self.cv, numbers.Integral):
-            return
-        if self.cv < 2:
-            raise ValueError(f"cv={self.cv} must be at least 2 folds (or use mode='single').")
-        counts = np.bincount(y_encoded)
-        rare = counts < self.cv
-        if rare.any():
-            names = ", ".join(f"{c!r} ({n} rows)" for c, n in
-                              zip(self.classes_[rare], counts[rare]))
-            raise ValueError(
-                f"Classes with fewer rows than cv={self.cv} folds: {names}. Each fold "
-                f"needs every class. Pass cv={max(2, int(counts.min()))} or fewer "
-                "folds, use mode='single', or remove or merge those classes."
-            )
 
     def _spaces(self, teacher_available):
         if self.neighbor_spaces == "auto":

@@ -6,10 +6,13 @@ import numbers
 import numpy as np
 from skorch.history import History
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.exceptions import NotFittedError
+from sklearn.frozen import FrozenEstimator
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._device import on_cuda, seeded, torch_seed
 from ._network_builder import NetworkBuilderMixin
+from ._validation import check_network_params
 from .modules import SimSiamModule, output_dim
 from .nets import SimSiamNet, release_accelerator
 
@@ -25,6 +28,42 @@ def embedding_spread(embeddings):
     norms = np.linalg.norm(embeddings, axis=1, keepdims=True)
     unit = embeddings / np.maximum(norms, 1e-12)
     return float(unit.std(axis=0).mean())
+
+
+def is_fitted(estimator):
+    """Whether ``estimator`` (None: not fitted) passes scikit-learn's ``check_is_fitted``."""
+    if estimator is None:
+        return False
+    try:
+        check_is_fitted(estimator)
+    except NotFittedError:
+        return False
+    return True
+
+
+def check_teacher(teacher, n_features):
+    """Check a ``teacher`` parameter for rows of ``n_features``; return whether it is fitted.
+
+    None and a :class:`SimSiamTeacher` (fitted or not) pass, and so does a
+    ``FrozenEstimator`` around a fitted one; a fitted teacher must have been
+    fitted on as many features.
+    """
+    frozen = isinstance(teacher, FrozenEstimator)
+    given = teacher.estimator if frozen else teacher
+    if not (given is None or isinstance(given, SimSiamTeacher)):
+        raise TypeError(
+            f"teacher={teacher!r}; pass a SimSiamTeacher (fitted or not), or None to "
+            "train one from the classifier's parameters."
+        )
+    if frozen and not is_fitted(given):
+        raise ValueError("FrozenEstimator(teacher) needs a fitted teacher; fit it first.")
+    if is_fitted(given) and given.n_features_in_ != n_features:
+        raise ValueError(
+            f"The fitted teacher expects rows of {given.n_features_in_} features, but X "
+            f"has {n_features}. Fit the teacher on the same columns (after the same "
+            "preprocessing), or pass an unfitted teacher or None."
+        )
+    return is_fitted(given)
 
 
 class SimSiamTeacher(NetworkBuilderMixin, TransformerMixin, BaseEstimator):
@@ -90,12 +129,17 @@ class SimSiamTeacher(NetworkBuilderMixin, TransformerMixin, BaseEstimator):
       0 silent, 1 a per-epoch log, 2 also a progress bar.
 
     compile : bool or dict (default=False)
-      Compile the network with ``torch.compile``; a dict is passed to it as
-      keyword arguments.
+      Compile the network with ``torch.compile``. A dict is passed to
+      ``torch.compile`` as keyword arguments, e.g. ``{'mode':
+      'max-autotune'}``. The first batches of a fit pay the compilation (tens
+      of seconds); it pays off on long GPU fits.
 
     accelerator : accelerate.Accelerator or None (default=None)
-      Train through Hugging Face Accelerate (the optional ``accelerate``
-      extra); ``device`` is then ignored (see docs/scaling.md).
+      Train through Hugging Face Accelerate (multi-GPU, mixed precision; the
+      optional ``accelerate`` extra), with skorch's ``AccelerateMixin``.
+      ``device`` is then ignored: the accelerator places modules and
+      batches, and shards the batches over processes. Launch the script with
+      ``accelerate launch`` (see docs/scaling.md).
 
     Attributes
     ----------
@@ -157,7 +201,7 @@ class SimSiamTeacher(NetworkBuilderMixin, TransformerMixin, BaseEstimator):
         self.accelerator = accelerator
 
     def _check_params(self, n_features):
-        self._check_network_params(n_features)
+        check_network_params(self, n_features)
         if not isinstance(self.max_epochs, numbers.Integral) or self.max_epochs < 0:
             raise ValueError(f"max_epochs={self.max_epochs!r} must be a non-negative integer.")
         if not self.lr > 0:
