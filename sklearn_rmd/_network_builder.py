@@ -2,14 +2,17 @@
 
 import copy
 
+import numpy as np
 import torch
 from skorch.callbacks import ProgressBar
+from skorch.history import History
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._device import resolve_device
 from ._loader import DeviceBatchLoader
 from .augment import default_augment
 from .modules import make_encoder
-from .nets import ACCELERATED_NETS
+from .nets import ACCELERATED_NETS, release_accelerator
 
 
 def silent(*args, **kwargs):
@@ -85,6 +88,20 @@ class NetworkBuilderMixin:
             device=self.device_,
             verbose=int(self.verbose >= 1),
         ) | self._scale_kwargs()
+
+    def _finish(self, net):
+        """Make a trained ``net`` plain and trim it for prediction; return its history."""
+        release_accelerator(net, self.device_)  # predict and pickle as without accelerate
+        history = History(copy.deepcopy(list(net.history)))
+        net.trim_for_prediction()
+        return history
+
+    def _rows(self, X):
+        """``X`` checked against the fitted estimator, as writable float32 rows."""
+        check_is_fitted(self)
+        # Writable: a read-only pandas view would make torch warn.
+        return np.require(validate_data(self, X, reset=False, dtype=np.float32),
+                          requirements="W")
 
     def _stage_callbacks(self, extra=()):
         callbacks = list(extra)

@@ -8,9 +8,7 @@ import numpy as np
 import torch
 from skorch.callbacks import EarlyStopping, EpochScoring, PassthroughScoring
 from skorch.dataset import ValidSplit
-from skorch.history import History
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
-from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._device import on_cuda, seeded, torch_seed
 from ._network_builder import NetworkBuilderMixin, silent
@@ -18,7 +16,7 @@ from ._validation import check_classifier_params, validate_labelled
 from .graph import knn_graph, neighbor_label_distribution
 from .losses import cross_entropy, generalized_cross_entropy, symmetric_cross_entropy
 from .modules import StudentNetwork, Students, mean_softmax, output_dim
-from .nets import RelationDistillationLoss, RMDNet, release_accelerator
+from .nets import RelationDistillationLoss, RMDNet
 from .teacher import SimSiamTeacher, check_teacher, is_fitted
 
 
@@ -432,10 +430,7 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
                         estimate_noise_rate(teacher.transform(X), y_encoded, self.n_neighbors),
                         0.5)
             self.net_ = self._fit_student(X, y_encoded, teacher, seed)
-        # Trained: predict and pickle as without accelerate (no-op for plain nets).
-        release_accelerator(self.net_, self.device_)
-        self.history_ = History(copy.deepcopy(list(self.net_.history)))
-        self.net_.trim_for_prediction()
+        self.history_ = self._finish(self.net_)
         self.teacher_ = teacher
         return self
 
@@ -451,8 +446,7 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
         proba : ndarray of shape (n_samples, n_classes)
           Rows sum to 1. With Co-teaching, the mean of both networks.
         """
-        check_is_fitted(self)
-        X = np.require(validate_data(self, X, reset=False, dtype=np.float32), requirements="W")
+        X = self._rows(X)  # raises NotFittedError before net_ is read
         proba = self.net_.predict_proba({"x": X}).astype(np.float64)
         return proba / proba.sum(axis=1, keepdims=True)
 
@@ -485,8 +479,7 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
         -------
         embeddings : ndarray of shape (n_samples, embedding size)
         """
-        check_is_fitted(self)
-        X = np.require(validate_data(self, X, reset=False, dtype=np.float32), requirements="W")
+        X = self._rows(X)
         if source == "teacher":
             if self.teacher_ is None:
                 raise ValueError(

@@ -1,10 +1,8 @@
 """SimSiamTeacher: the label-free teacher encoder as a scikit-learn transformer."""
 
-import copy
 import numbers
 
 import numpy as np
-from skorch.history import History
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.exceptions import NotFittedError
 from sklearn.frozen import FrozenEstimator
@@ -14,7 +12,7 @@ from ._device import on_cuda, seeded, torch_seed
 from ._network_builder import NetworkBuilderMixin
 from ._validation import check_network_params
 from .modules import SimSiamModule, output_dim
-from .nets import SimSiamNet, release_accelerator
+from .nets import SimSiamNet
 
 
 def embedding_spread(embeddings):
@@ -160,14 +158,14 @@ class SimSiamTeacher(NetworkBuilderMixin, TransformerMixin, BaseEstimator):
       :func:`embedding_spread`). Near 0 means the encoder collapsed to one
       direction; about ``1 / sqrt(embedding size)`` means well spread.
 
+    device_ : str
+      The device used.
+
     n_features_in_ : int
       Number of features seen in ``fit``.
 
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
       Column names, when ``X`` had string column names.
-
-    device_ : str
-      The device used.
 
     Examples
     --------
@@ -248,9 +246,7 @@ class SimSiamTeacher(NetworkBuilderMixin, TransformerMixin, BaseEstimator):
             net = self._initialize_net(*X.shape, seed)
             if self.max_epochs:
                 net.partial_fit({"x": X})
-        release_accelerator(net, self.device_)  # predict and pickle as without accelerate
-        self.history_ = History(copy.deepcopy(list(net.history)))
-        net.trim_for_prediction()
+        self.history_ = self._finish(net)
         self.net_ = net
         self.embedding_spread_ = embedding_spread(self.transform(X))
         return self
@@ -261,13 +257,13 @@ class SimSiamTeacher(NetworkBuilderMixin, TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+          Rows with the columns seen in ``fit``.
 
         Returns
         -------
         embeddings : ndarray of shape (n_samples, embedding size), float32
         """
-        check_is_fitted(self)
-        X = np.require(validate_data(self, X, reset=False, dtype=np.float32), requirements="W")
+        X = self._rows(X)  # raises NotFittedError before net_ is read
         return self.net_.forward({"x": X}).numpy()
 
     @property

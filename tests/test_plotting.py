@@ -131,6 +131,16 @@ def test_embedding_of_a_classifier_with_given_flags(classifier, tabular):
     np.testing.assert_allclose(marked.get_offsets(), rows.get_offsets()[:7])
 
 
+def test_embedding_of_a_teacher_maps_its_own_embeddings(classifier, tabular):
+    from sklearn.decomposition import PCA
+
+    X, _ = tabular
+    ax = plot_embedding(classifier.teacher_, X)
+    expected = PCA(2, random_state=0).fit_transform(classifier.teacher_.transform(X))
+    np.testing.assert_allclose(np.abs(ax.collections[0].get_offsets()), np.abs(expected),
+                               rtol=1e-4, atol=1e-5)
+
+
 def test_embedding_errors(classifier, quick_detector, noisy):
     X, y_noisy, _ = noisy
     with pytest.raises(ValueError, match="'pca' or 'tsne'"):
