@@ -8,7 +8,7 @@ from skorch.callbacks import ProgressBar
 from skorch.history import History
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._device import resolve_device
+from ._device import resolve_device, torch_seed
 from ._loader import DeviceBatchLoader
 from .augment import default_augment
 from .modules import make_encoder
@@ -34,6 +34,15 @@ class NetworkBuilderMixin:
         # Multi-process CPU runs report 'cpu:0', which torch.load cannot map to.
         device = torch.device(self.accelerator.device)
         return "cpu" if device.type == "cpu" else str(device)
+
+    def _torch_seed(self):
+        """A torch seed drawn from ``random_state``, the same in every accelerator process."""
+        seed = torch_seed(self.random_state)
+        if self.accelerator is not None:
+            # Every process must draw the same validation split and batch order.
+            from accelerate.utils import broadcast_object_list
+            seed = broadcast_object_list([seed])[0]
+        return seed
 
     def _new_encoder(self, n_features):
         if self.module is None:

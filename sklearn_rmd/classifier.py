@@ -10,7 +10,7 @@ from skorch.callbacks import EarlyStopping, EpochScoring, PassthroughScoring
 from skorch.dataset import ValidSplit
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 
-from ._device import on_cuda, seeded, torch_seed
+from ._device import on_cuda, seeded
 from ._network_builder import NetworkBuilderMixin, silent
 from ._validation import check_classifier_params, validate_labelled
 from .graph import knn_graph, neighbor_label_distribution
@@ -152,13 +152,11 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
       compiles its networks, not its criterion.
 
     teacher : SimSiamTeacher or None (default=None)
-      The stage-1 teacher. None: one is built from this classifier's
-      parameters (:meth:`build_teacher`) and fitted on the training rows. An
-      unfitted :class:`SimSiamTeacher`: a clone of it is fitted on the
-      training rows. A fitted one (or one wrapped in
-      ``sklearn.frozen.FrozenEstimator``): used as given and never refitted;
-      ``clone`` (grid searches, cross-validation) keeps it rather than
-      unfitting it, so every candidate and fold shares one teacher.
+      The stage-1 teacher. None: :meth:`build_teacher` makes one from this
+      classifier's parameters, fitted on the training rows; an unfitted one:
+      a clone is fitted. A fitted one (also in a ``FrozenEstimator``) is used
+      as given, never refitted, and kept by ``clone``: every candidate and
+      fold of a grid search shares it.
 
     Attributes
     ----------
@@ -257,11 +255,10 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
         Returns
         -------
         teacher : SimSiamTeacher
-          ``teacher`` itself when it is fitted (it is used as given); a clone
-          of it when it is not; for ``teacher=None``, a new one from this
-          classifier's encoder, augmentation and stage-1 parameters
-          (``pretrain_epochs`` as ``max_epochs``, ``pretrain_lr`` as ``lr``),
-          seeded like this classifier.
+          ``teacher`` itself when fitted (used as given), else a clone of it;
+          for ``teacher=None``, a new one from this classifier's encoder,
+          augmentation, ``pretrain_epochs`` (as ``max_epochs``),
+          ``pretrain_lr`` (as ``lr``) and ``random_state``.
         """
         if is_fitted(self.teacher):
             return self.teacher
@@ -311,15 +308,13 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
         ]
         return split, callbacks
 
-    # ----------------------------------------------------------------- stages
     def needs_teacher(self):
         """Whether these settings use a teacher in stage 2.
 
         Returns
         -------
         needed : bool
-          True with the relation term on, with ``init_from_teacher``, or with
-          Co-teaching's forget rate left to estimate.
+          True with the relation term, ``init_from_teacher`` or an estimated forget rate.
         """
         return (self.relation_weight > 0 or self.init_from_teacher
                 or (self.base_loss == "coteaching" and self.forget_rate is None))
@@ -414,11 +409,7 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
             teacher = self.build_teacher()
         self.classes_ = classes
         self.device_ = self._resolve_device()
-        seed = torch_seed(self.random_state)
-        if self.accelerator is not None:
-            # Every process must draw the same validation split and batch order.
-            from accelerate.utils import broadcast_object_list
-            seed = broadcast_object_list([seed])[0]
+        seed = self._torch_seed()
         with seeded(seed):
             if teacher is not None and not is_fitted(teacher):
                 teacher.fit(X)

@@ -8,7 +8,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.frozen import FrozenEstimator
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._device import on_cuda, seeded, torch_seed
+from ._device import on_cuda, seeded
 from ._network_builder import NetworkBuilderMixin
 from ._validation import check_network_params
 from .modules import SimSiamModule, output_dim
@@ -239,7 +239,7 @@ class SimSiamTeacher(NetworkBuilderMixin, TransformerMixin, BaseEstimator):
         X = np.require(X, requirements="W")  # a read-only pandas view would make torch warn
         self._check_params(X.shape[1])
         self.device_ = self._resolve_device()
-        seed = torch_seed(self.random_state)
+        seed = self._torch_seed()
         if self.verbose:
             print("Stage 1 (relation modeling): SimSiam, train_loss = SimSiam loss")
         with seeded(seed):

@@ -439,3 +439,14 @@ def test_a_fitted_teacher_of_the_estimator_is_used_as_given(noisy, monkeypatch):
     teacher_fits = record_calls(monkeypatch, SimSiamTeacher, "fit")
     det = detector(estimator=RMDClassifier(**{**NET, "teacher": teacher})).fit(X, y_noisy)
     assert teacher_fits == [] and det.teacher_ is teacher
+
+
+def test_fit_resample_restores_lists_and_integer_arrays(noisy):
+    X, y_noisy, _, _ = noisy
+    X_int = np.round(X * 10).astype(np.int64)
+    det = detector()
+    X_out, y_out = det.fit_resample(X_int, y_noisy.tolist())
+    keep = det.sample_indices_
+    assert X_out.dtype == np.int64 and isinstance(y_out, list)
+    np.testing.assert_array_equal(X_out, X_int[keep])
+    assert y_out == [y_noisy[i] for i in keep]

@@ -176,3 +176,23 @@ def test_no_teacher_needed_trains_none(tabular, monkeypatch):
     fits = record_calls(monkeypatch, SimSiamTeacher, "fit")
     clf = fast(relation_weight=0.0, init_from_teacher=False, teacher=teacher()).fit(*tabular)
     assert fits == [] and clf.teacher_ is None
+
+
+def test_fitting_a_teacher_leaves_the_torch_random_state_alone(tabular):
+    state = torch.random.get_rng_state()
+    teacher().fit(tabular[0])
+    assert torch.equal(torch.random.get_rng_state(), state)
+
+
+def test_nested_seeded_blocks_share_one_stream():
+    from sklearn_rmd._device import seeded
+
+    state = torch.random.get_rng_state()
+    with seeded(1):
+        with seeded(2):
+            inner = torch.rand(3)
+        after_inner = torch.rand(3)
+    assert torch.equal(torch.random.get_rng_state(), state)  # the outer block restores
+    stream = torch.Generator().manual_seed(2)
+    assert torch.equal(inner, torch.rand(3, generator=stream))
+    assert torch.equal(after_inner, torch.rand(3, generator=stream))  # one stream
