@@ -125,8 +125,8 @@ def epochs_run(model):
     """Epochs trained: ``[stage 1, stage 2]`` (stage 1 is 0 without a teacher)."""
     if isinstance(model, NeuralNetClassifier):
         return [0, len(model.history)]
-    teacher = model.teacher_history_
-    return [len(teacher) if teacher is not None else 0, len(model.history_)]
+    teacher = model.teacher_
+    return [len(teacher.history_) if teacher is not None else 0, len(model.history_)]
 
 
 def knn_accuracy(train, y_train, test, y_test):

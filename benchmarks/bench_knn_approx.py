@@ -49,15 +49,15 @@ def spaces(n, seed):
     """The rows of each space, the noisy labels and which labels were flipped."""
     import warnings
 
-    from sklearn_rmd import RMDClassifier
-    from sklearn_rmd.detector import _standardize
+    from sklearn.preprocessing import StandardScaler
+
+    from sklearn_rmd import SimSiamTeacher
 
     X, y_noisy, flipped = make_data(n, seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = RMDClassifier(pretrain_epochs=4, max_epochs=1, early_stopping=False,
-                              random_state=seed).fit(X, y_noisy)
-    rows = dict(teacher=model.embed(X, source="teacher"), input=_standardize(X),
+        teacher = SimSiamTeacher(max_epochs=4, random_state=seed).fit(X)  # labels unused
+    rows = dict(teacher=teacher.transform(X), input=StandardScaler().fit_transform(X),
                 random=np.random.RandomState(seed).randn(n, KNN_DIM).astype(np.float32))
     return rows, y_noisy, flipped
 

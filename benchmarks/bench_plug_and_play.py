@@ -21,15 +21,14 @@ Protocol
 * Same network, optimiser and epochs everywhere (the estimator defaults,
   early stopping included). The stage-1 teacher depends only on X and the
   seed, so it is trained once per (data, seed) and shared by every "+RMD"
-  variant (``RMDClassifier._fit(..., teacher=...)``, the same path the
-  detector uses) instead of being retrained 10 times.
+  variant (``RMDClassifier(teacher=fitted_teacher)``, as the detector shares
+  its teacher) instead of being retrained 10 times.
 
 Run ``python benchmarks/bench_plug_and_play.py``; ``--quick`` for a smoke run.
 Writes ``benchmarks/results/plug_and_play.{json,md}``.
 """
 
 import argparse
-import copy
 import warnings
 
 from _common import pin_threads
@@ -44,7 +43,6 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 from _common import (digits_split, environment_info, fill_run_defaults,  # noqa: E402
                      write_results)
 from sklearn_rmd import RMDClassifier  # noqa: E402
-from sklearn_rmd._device import seeded, torch_seed  # noqa: E402
 from sklearn_rmd.noise import make_noisy_labels  # noqa: E402
 
 DATASETS = {"digits-flat": None, "digits-cnn": (1, 8, 8), "synthetic": None}
@@ -71,22 +69,14 @@ def load(dataset, seed):
 
 
 def shared_teacher(X, input_shape, seed, overrides):
-    """Stage 1 once, with the defaults and the seed ``fit`` would use."""
+    """Stage 1 once: the teacher ``fit`` would build, with its seed, fitted on ``X``."""
     model = RMDClassifier(input_shape=input_shape, random_state=seed, **overrides)
-    model._setup(np.arange(2), X.shape[1])
-    with seeded(torch_seed(seed)):
-        return model._fit_teacher(X, torch_seed(seed))
+    return model.build_teacher().fit(X)
 
 
 def fit_score(params, X, y, X_test, y_test, seed, teacher=None):
     """Clean-test accuracy of ``RMDClassifier(**params)`` fit on noisy ``y``."""
-    model = RMDClassifier(**params, random_state=seed)
-    if teacher is None:
-        model.fit(X, y)
-    else:
-        classes, encoded = np.unique(y, return_inverse=True)
-        model._setup(classes, X.shape[1]).n_features_in_ = X.shape[1]
-        model._fit(X, encoded.astype(np.int64), teacher=copy.deepcopy(teacher))
+    model = RMDClassifier(**params, random_state=seed, teacher=teacher).fit(X, y)
     return float(model.score(X_test, y_test))
 
 

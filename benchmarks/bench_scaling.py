@@ -166,7 +166,7 @@ def _fit_details(method, model, n):
         return dict(stage2_dur=_durations(model.history), stage2_rows=n)
     if method == "detector":
         return {}
-    return dict(stage1_dur=_durations(model.teacher_history_),
+    return dict(stage1_dur=_durations(getattr(model.teacher_, "history_", None)),
                 stage2_dur=_durations(model.history_), stage1_rows=n, stage2_rows=n)
 
 

@@ -2,6 +2,7 @@
 
 from .classifier import RMDClassifier
 from .detector import NoisyLabelDetector
+from .teacher import SimSiamTeacher
 
-__all__ = ["NoisyLabelDetector", "RMDClassifier"]
+__all__ = ["NoisyLabelDetector", "RMDClassifier", "SimSiamTeacher"]
 __version__ = "0.1.0"

@@ -1,6 +1,7 @@
 """Device resolution, seeding and mixed precision shared by the estimators."""
 
 import contextlib
+import threading
 
 import numpy as np
 import torch
@@ -50,17 +51,32 @@ def torch_seed(random_state):
     return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
 
 
+_SEEDED = threading.local()
+
+
 @contextlib.contextmanager
 def seeded(seed):
     """Run a block with torch's global generators seeded, restoring them after.
 
     The user's own torch random state is left as it was, so fitting is
-    repeatable without side effects.
+    repeatable without side effects. A block nested in another one reseeds
+    without restoring: the outer block restores the user's state, and the
+    outer block's draws continue from where the inner one stopped (a
+    classifier that fits its own teacher trains its student on the stream
+    the teacher left, one stream per fit).
     """
-    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
-    with torch.random.fork_rng(devices=devices):
+    if getattr(_SEEDED, "active", False):
         torch.manual_seed(seed)
         yield
+        return
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    with torch.random.fork_rng(devices=devices):
+        _SEEDED.active = True
+        try:
+            torch.manual_seed(seed)
+            yield
+        finally:
+            _SEEDED.active = False
 
 
 def autocast(device):

@@ -1,8 +1,17 @@
-"""Input checks shared by the estimators."""
+"""Input and parameter checks of the estimators, raised before any training."""
+
+import numbers
 
 import numpy as np
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
+
+from .graph import check_backend
+
+MODES = ("cv", "single")
+SPACES = ("input", "teacher")
+ACTIONS = ("remove", "relabel")
+BASE_LOSSES = ("ce", "gce", "sce", "coteaching")
 
 
 def validate_labelled(estimator, X, y, dtype):
@@ -20,3 +29,170 @@ def validate_labelled(estimator, X, y, dtype):
             "or to suspect. Pass labels of at least two classes."
         )
     return X, classes, y_encoded.astype(np.int64)
+
+
+def check_network_params(estimator, n_features):
+    """Check the encoder, augmentation and training parameters both estimators have."""
+    for name in ("weight_decay", "augment_strength"):
+        if getattr(estimator, name) < 0:
+            raise ValueError(f"{name}={getattr(estimator, name)} must be non-negative.")
+    if not 0 <= estimator.dropout < 1:
+        raise ValueError(f"dropout={estimator.dropout} must be in [0, 1).")
+    for name in ("batch_size", "embedding_dim"):
+        value = getattr(estimator, name)
+        if not isinstance(value, numbers.Integral) or value < 1:
+            raise ValueError(f"{name}={value!r} must be a positive integer.")
+    if not (estimator.augment == "auto" or callable(estimator.augment)):
+        raise ValueError(
+            f"augment={estimator.augment!r}; use 'auto' or a callable aug(x) -> x'."
+        )
+    if not isinstance(estimator.compile, (bool, np.bool_, dict)):
+        raise ValueError(
+            f"compile={estimator.compile!r}; use False, True or a dict of torch.compile "
+            "keyword arguments."
+        )
+    accelerator = estimator.accelerator
+    if accelerator is not None and not callable(getattr(accelerator, "prepare", None)):
+        raise ValueError(
+            f"accelerator={estimator.accelerator!r} is not an accelerate.Accelerator; pass "
+            "Accelerator(...) (pip install 'sklearn-rmd[accelerate]') or None."
+        )
+    if estimator.input_shape is not None:
+        shape = tuple(estimator.input_shape)
+        if len(shape) not in (2, 3) or int(np.prod(shape)) != n_features:
+            raise ValueError(
+                f"input_shape={shape} does not fit rows of {n_features} features: use "
+                "(C, L) for signals or (C, H, W) for images with C*L or C*H*W equal "
+                "to the number of columns of X, or None for plain features."
+            )
+
+
+def check_classifier_params(clf, n_features):
+    """Check RMDClassifier's parameters, before any training."""
+    check_network_params(clf, n_features)
+    if not (callable(clf.base_loss) or clf.base_loss in BASE_LOSSES):
+        raise ValueError(
+            f"Unknown base_loss {clf.base_loss!r}. Use one of {BASE_LOSSES} or a "
+            "callable (logits, y) -> per-sample loss."
+        )
+    if not 0 < clf.gce_q <= 1:
+        raise ValueError(f"gce_q={clf.gce_q} must be in (0, 1].")
+    if clf.sce_alpha < 0 or clf.sce_beta < 0:
+        raise ValueError("sce_alpha and sce_beta must be non-negative.")
+    if clf.forget_rate is not None:
+        if clf.base_loss != "coteaching":
+            raise ValueError(
+                "forget_rate only applies to base_loss='coteaching'; leave it None "
+                f"for base_loss={clf.base_loss!r}."
+            )
+        if not 0 <= clf.forget_rate < 1:
+            raise ValueError(f"forget_rate={clf.forget_rate} must be in [0, 1).")
+    for name in ("relation_weight", "node_weight", "edge_weight", "pretrain_epochs",
+                 "forget_epochs"):
+        if getattr(clf, name) < 0:
+            raise ValueError(f"{name}={getattr(clf, name)} must be non-negative.")
+    for name in ("lr", "pretrain_lr"):
+        if not getattr(clf, name) > 0:
+            raise ValueError(f"{name}={getattr(clf, name)} must be positive.")
+    if not 0 < clf.validation_fraction < 1:
+        raise ValueError(
+            f"validation_fraction={clf.validation_fraction} must be in (0, 1)."
+        )
+    for name in ("max_epochs", "relation_dim", "n_iter_no_change"):
+        value = getattr(clf, name)
+        if not isinstance(value, numbers.Integral) or value < 1:
+            raise ValueError(f"{name}={value!r} must be a positive integer.")
+    if clf.n_neighbors is not None and (
+            not isinstance(clf.n_neighbors, numbers.Integral) or clf.n_neighbors < 1):
+        raise ValueError(
+            f"n_neighbors={clf.n_neighbors!r} must be a positive integer or None "
+            "(dense batch graph)."
+        )
+    if clf.teacher_features not in ("precomputed", "online"):
+        raise ValueError(
+            f"teacher_features={clf.teacher_features!r}; use 'precomputed' or 'online'."
+        )
+
+
+def check_detector_params(detector):
+    """Check NoisyLabelDetector's parameters, before any training."""
+    if detector.mode not in MODES:
+        raise ValueError(f"mode={detector.mode!r}; use 'cv' (cross-fitted) or 'single'.")
+    if detector.action not in ACTIONS:
+        raise ValueError(
+            f"action={detector.action!r}; use 'remove' (drop flagged rows) or 'relabel'."
+        )
+    if not isinstance(detector.n_neighbors, numbers.Integral) or detector.n_neighbors < 1:
+        raise ValueError(f"n_neighbors={detector.n_neighbors!r} must be a positive integer.")
+    check_backend(detector.knn_backend, "knn_backend")
+    if not (detector.neighbor_weight == "auto" or (
+            isinstance(detector.neighbor_weight, numbers.Real)
+            and 0 <= detector.neighbor_weight <= 1)):
+        raise ValueError(
+            f"neighbor_weight={detector.neighbor_weight!r} must be 'auto' or in [0, 1]."
+        )
+    if detector.threshold is not None and detector.noise_fraction is not None:
+        raise ValueError(
+            "Pass either threshold or noise_fraction, not both: each sets the cut-off."
+        )
+    if detector.threshold is not None and not (
+            isinstance(detector.threshold, numbers.Real) and 0 < detector.threshold < 1):
+        raise ValueError(f"threshold={detector.threshold!r} must be in (0, 1), or None.")
+    if detector.noise_fraction is not None and not (
+            isinstance(detector.noise_fraction, numbers.Real) and 0 <= detector.noise_fraction < 1):
+        raise ValueError(
+            f"noise_fraction={detector.noise_fraction!r} must be in [0, 1), or None."
+        )
+    spaces = detector.neighbor_spaces
+    if not (spaces == "auto" or (isinstance(spaces, (tuple, list))
+                                 and all(s in SPACES for s in spaces))):
+        raise ValueError(
+            f"neighbor_spaces={spaces!r}; use 'auto', () or a tuple of {SPACES}."
+        )
+    if detector.estimator is not None and not hasattr(detector.estimator, "predict_proba"):
+        raise TypeError(
+            f"estimator {detector.estimator!r} has no predict_proba; pass a classifier "
+            "that returns class probabilities (e.g. SVC(probability=True)), or "
+            "compute out-of-sample probabilities yourdetector and call "
+            "fit(X, y, pred_probs=...)."
+        )
+
+
+def check_folds(cv, y_encoded, classes):
+    """Every class needs at least ``cv`` rows (an int ``cv``) for stratified folds."""
+    if not isinstance(cv, numbers.Integral):
+        return
+    if cv < 2:
+        raise ValueError(f"cv={cv} must be at least 2 folds (or use mode='single').")
+    counts = np.bincount(y_encoded)
+    rare = counts < cv
+    if rare.any():
+        names = ", ".join(f"{c!r} ({n} rows)" for c, n in
+                          zip(classes[rare], counts[rare]))
+        # Only a number of folds every class can fill is worth suggesting.
+        fewer = f"pass cv={counts.min()}, " if counts.min() >= 2 else ""
+        raise ValueError(
+            f"Classes with fewer rows than cv={cv} folds: {names}. Each fold "
+            f"needs every class: {fewer}use mode='single' (one fit on all rows), "
+            "or drop those rows or merge their class into another."
+        )
+
+
+def check_pred_probs(pred_probs, n_samples, classes):
+    """``pred_probs`` as float64 probabilities, one row per sample and column per class."""
+    pred_probs = np.asarray(pred_probs, dtype=np.float64)
+    if pred_probs.ndim != 2 or pred_probs.shape != (n_samples, len(classes)):
+        raise ValueError(
+            f"pred_probs has shape {pred_probs.shape} but needs ({n_samples}, "
+            f"{len(classes)}): one row per sample and one column per class of y "
+            f"(sorted: {list(classes)}). A model that saw other classes, "
+            "or not all of them, does not fit these labels."
+        )
+    if not np.all(np.isfinite(pred_probs)) or pred_probs.min() < 0:
+        raise ValueError("pred_probs must be finite and non-negative probabilities.")
+    if not np.allclose(pred_probs.sum(axis=1), 1.0, atol=1e-3):
+        raise ValueError(
+            "pred_probs rows must sum to 1 (class probabilities, e.g. from "
+            "predict_proba), not scores or logits."
+        )
+    return pred_probs

@@ -2,33 +2,22 @@
 
 import copy
 import functools
-import numbers
 import warnings
 
 import numpy as np
 import torch
-from skorch.callbacks import EarlyStopping, EpochScoring, PassthroughScoring, ProgressBar
+from skorch.callbacks import EarlyStopping, EpochScoring, PassthroughScoring
 from skorch.dataset import ValidSplit
-from skorch.history import History
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 
-from ._device import on_cuda, resolve_device, seeded, torch_seed
-from ._validation import validate_labelled
-from ._loader import DeviceBatchLoader
-from .augment import default_augment
+from ._device import on_cuda, seeded
+from ._network_builder import NetworkBuilderMixin, silent
+from ._validation import check_classifier_params, validate_labelled
 from .coteaching import estimate_noise_rate
 from .losses import cross_entropy, generalized_cross_entropy, symmetric_cross_entropy
-from .modules import (SimSiamModule, StudentNetwork, Students, make_encoder,
-                      mean_softmax, output_dim)
-from .nets import (ACCELERATED_NETS, RelationDistillationLoss, RMDNet, SimSiamNet,
-                   release_accelerator)
-
-BASE_LOSSES = ("ce", "gce", "sce", "coteaching")
-
-
-def _silent(*args, **kwargs):
-    """A print sink that prints nothing (picklable, unlike a lambda)."""
+from .modules import StudentNetwork, Students, mean_softmax, output_dim
+from .nets import RelationDistillationLoss, RMDNet
+from .teacher import SimSiamTeacher, check_teacher, is_fitted
 
 
 def noisy_accuracy(net, X, y):
@@ -40,36 +29,22 @@ def noisy_accuracy(net, X, y):
     return float(np.mean(net.predict_proba(X).argmax(axis=1) == np.asarray(y)))
 
 
-class RMDClassifier(ClassifierMixin, BaseEstimator):
+class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
     """Classifier trained with Relation Modeling and Distillation (RMDNet).
 
-    Stage 1 trains a teacher encoder self-supervised (SimSiam on two augmented
-    views, labels ignored), then freezes it. Stage 2 trains the task network
-    on the noisy labels with its base loss plus the distillation of the
-    teacher's sample-to-sample relations::
+    Stage 1 trains a teacher encoder self-supervised (a
+    :class:`SimSiamTeacher`: SimSiam on two augmented views, labels ignored),
+    then freezes it. Stage 2 trains the task network on the noisy labels with
+    its base loss plus the distillation of the teacher's sample-to-sample
+    relations::
 
         L = L_base + relation_weight * (node_weight * L_node + edge_weight * L_edge)
 
     Parameters
     ----------
-    module : nn.Module class or instance, or None (default=None)
-      Encoder mapping a batch ``(n, n_features)`` to embeddings ``(n, d)``.
-      A class is called without arguments; an instance is copied, never
-      trained in place. None builds the default encoder for ``input_shape``.
-
-    input_shape : tuple or None (default=None)
-      How a row is viewed: ``(C, L)`` for signals (1-D CNN), ``(C, H, W)``
-      for images (2-D CNN), None for plain features (MLP). ``X`` stays 2-D.
-
-    hidden_dims : tuple of int or None (default=None)
-      Hidden widths of the default encoder; None gives (256, 256) for the
-      MLP and (32, 64, 128) channels for the CNNs.
-
-    embedding_dim : int (default=128)
-      Embedding size of the default encoder.
-
-    dropout : float (default=0.0)
-      Dropout in the default encoder.
+    module, input_shape, hidden_dims, embedding_dim, dropout
+      The encoder, as in :class:`SimSiamTeacher` (defaults None, None, None,
+      128, 0.0): the student's, and the teacher's when ``teacher`` is None.
 
     base_loss : {'ce', 'gce', 'sce', 'coteaching'} or callable (default='ce')
       Loss on the noisy labels. A callable ``(logits, y) -> per-sample loss``
@@ -112,25 +87,20 @@ class RMDClassifier(ClassifierMixin, BaseEstimator):
       'online': the frozen teacher runs on the student's batch view.
 
     init_from_teacher : bool (default=True)
-      Start the student encoder from the teacher's weights.
+      Start the student encoder from the teacher's weights; the teacher's
+      encoder must then have the student's architecture.
 
     student_augment : bool (default=False)
       Augment the student's inputs during stage 2 as well.
 
-    augment : 'auto' or callable (default='auto')
-      Augmentation ``aug(x) -> x'`` on a batch tensor; 'auto' picks one for
-      tabular rows, signals or images from ``input_shape``.
+    augment, augment_strength
+      The augmentation, as in :class:`SimSiamTeacher` (defaults 'auto',
+      0.5): the teacher's when ``teacher`` is None, and the student's with
+      ``student_augment=True``.
 
-    augment_strength : float (default=0.5)
-      Scales the 'auto' augmentation. 0.5 gave the best teacher (kNN
-      accuracy of its embeddings) on tabular rows, signals and small images
-      in our measurements; stronger views destroy too much of small inputs.
-
-    pretrain_epochs : int (default=40)
-      Stage-1 (SimSiam) epochs.
-
-    pretrain_lr : float (default=1e-3)
-      Stage-1 learning rate (AdamW).
+    pretrain_epochs, pretrain_lr : int, float (default=40, 1e-3)
+      Stage-1 (SimSiam) epochs and learning rate: the teacher's
+      ``max_epochs`` and ``lr`` when ``teacher`` is None.
 
     max_epochs : int (default=100)
       Most stage-2 epochs.
@@ -142,26 +112,21 @@ class RMDClassifier(ClassifierMixin, BaseEstimator):
       labels are memorised late in training; this stops before. Skipped with
       a warning when the split would hold fewer than two rows per class.
 
-    validation_fraction : float (default=0.1)
-      Share of rows held out for early stopping.
-
-    n_iter_no_change : int (default=10)
-      Patience of early stopping, in epochs.
-
-    batch_size : int (default=128)
-      Rows per batch in both stages.
+    validation_fraction, n_iter_no_change : float, int (default=0.1, 10)
+      Share of rows held out for early stopping, and its patience in epochs.
 
     lr : float (default=1e-3)
       Stage-2 learning rate (AdamW).
 
-    weight_decay : float (default=1e-4)
-      AdamW weight decay in both stages.
+    batch_size, weight_decay : int, float (default=128, 1e-4)
+      Rows per batch and AdamW weight decay, in both stages.
 
     device : str (default='auto')
       'auto' (CUDA when available, else CPU), 'cpu', 'cuda' or 'cuda:N'.
 
     random_state : int, RandomState or None (default=None)
-      Seeds torch and the batch order; fixed, it makes CPU fits repeatable.
+      Seeds torch and the batch order (and the teacher when ``teacher`` is
+      None); fixed, it makes CPU fits repeatable.
 
     verbose : int (default=0)
       0 silent, 1 a per-epoch log of both stages, 2 also a progress bar.
@@ -169,18 +134,17 @@ class RMDClassifier(ClassifierMixin, BaseEstimator):
     callbacks : list of skorch callbacks or None (default=None)
       Extra callbacks for the stage-2 net.
 
-    compile : bool or dict (default=False)
-      Compile the networks of both stages with ``torch.compile`` (criteria
-      stay eager). A dict is passed to ``torch.compile`` as keyword
-      arguments, e.g. ``{'mode': 'max-autotune'}``. The first batches of a
-      fit pay the compilation (tens of seconds); it pays off on long GPU fits.
+    compile, accelerator
+      ``torch.compile`` and Hugging Face Accelerate for the networks of both
+      stages, as in :class:`SimSiamTeacher` (defaults False, None); stage 2
+      compiles its networks, not its criterion.
 
-    accelerator : accelerate.Accelerator or None (default=None)
-      Train both stages through Hugging Face Accelerate (multi-GPU, mixed
-      precision; the optional ``accelerate`` extra), with skorch's
-      ``AccelerateMixin``. ``device`` is then ignored: the accelerator
-      places modules and batches, and shards the batches over processes.
-      Launch the script with ``accelerate launch`` (see docs/scaling.md).
+    teacher : SimSiamTeacher or None (default=None)
+      The stage-1 teacher. None: :meth:`build_teacher` makes one from this
+      classifier's parameters, fitted on the training rows; an unfitted one:
+      a clone is fitted. A fitted one (also in a ``FrozenEstimator``) is used
+      as given, never refitted, and kept by ``clone``: every candidate and
+      fold of a grid search shares it.
 
     Attributes
     ----------
@@ -199,15 +163,13 @@ class RMDClassifier(ClassifierMixin, BaseEstimator):
     net_ : RMDNet
       The stage-2 skorch net, trimmed for prediction.
 
-    teacher_ : SimSiamNet or None
-      The stage-1 skorch net, trimmed; None when stage 1 did not run.
+    teacher_ : SimSiamTeacher or None
+      The fitted teacher (the given one when it came fitted); its
+      ``history_`` is the stage-1 history. None when stage 1 did not run.
 
     history_ : skorch History
       Stage-2 training history (``train_loss``, the base loss, ``train_edge``,
       ``train_node``).
-
-    teacher_history_ : skorch History or None
-      Stage-1 history (``train_loss`` is the SimSiam loss).
 
     forget_rate_ : float or None
       Forget rate used by Co-teaching.
@@ -215,11 +177,15 @@ class RMDClassifier(ClassifierMixin, BaseEstimator):
     Examples
     --------
     >>> from sklearn.datasets import load_digits
-    >>> from sklearn_rmd import RMDClassifier
+    >>> from sklearn_rmd import RMDClassifier, SimSiamTeacher
     >>> X, y = load_digits(return_X_y=True)
     >>> clf = RMDClassifier(pretrain_epochs=2, max_epochs=2, random_state=0).fit(X, y)
     >>> clf.predict(X[:3]).shape
     (3,)
+    >>> teacher = SimSiamTeacher(max_epochs=2, random_state=0).fit(X)  # labels unused
+    >>> clf = RMDClassifier(teacher=teacher, max_epochs=2, random_state=0).fit(X, y)
+    >>> clf.teacher_ is teacher
+    True
     """
 
     def __init__(self, module=None, input_shape=None, hidden_dims=None, embedding_dim=128,
@@ -231,7 +197,7 @@ class RMDClassifier(ClassifierMixin, BaseEstimator):
                  pretrain_epochs=40, pretrain_lr=1e-3, max_epochs=100, early_stopping=True,
                  validation_fraction=0.1, n_iter_no_change=10, batch_size=128,
                  lr=1e-3, weight_decay=1e-4, device="auto", random_state=None, verbose=0,
-                 callbacks=None, compile=False, accelerator=None):
+                 callbacks=None, compile=False, accelerator=None, teacher=None):
         self.module = module
         self.input_shape = input_shape
         self.hidden_dims = hidden_dims
@@ -268,91 +234,34 @@ class RMDClassifier(ClassifierMixin, BaseEstimator):
         self.callbacks = callbacks
         self.compile = compile
         self.accelerator = accelerator
-
-    # ------------------------------------------------------------------ checks
-    def _check_params(self, n_features):
-        if not (callable(self.base_loss) or self.base_loss in BASE_LOSSES):
-            raise ValueError(
-                f"Unknown base_loss {self.base_loss!r}. Use one of {BASE_LOSSES} or a "
-                "callable (logits, y) -> per-sample loss."
-            )
-        if not 0 < self.gce_q <= 1:
-            raise ValueError(f"gce_q={self.gce_q} must be in (0, 1].")
-        if self.sce_alpha < 0 or self.sce_beta < 0:
-            raise ValueError("sce_alpha and sce_beta must be non-negative.")
-        if self.forget_rate is not None:
-            if self.base_loss != "coteaching":
-                raise ValueError(
-                    "forget_rate only applies to base_loss='coteaching'; leave it None "
-                    f"for base_loss={self.base_loss!r}."
-                )
-            if not 0 <= self.forget_rate < 1:
-                raise ValueError(f"forget_rate={self.forget_rate} must be in [0, 1).")
-        for name in ("relation_weight", "node_weight", "edge_weight", "pretrain_epochs",
-                     "weight_decay", "augment_strength", "forget_epochs"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name}={getattr(self, name)} must be non-negative.")
-        for name in ("lr", "pretrain_lr"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name}={getattr(self, name)} must be positive.")
-        if not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout={self.dropout} must be in [0, 1).")
-        if not 0 < self.validation_fraction < 1:
-            raise ValueError(
-                f"validation_fraction={self.validation_fraction} must be in (0, 1)."
-            )
-        for name in ("max_epochs", "batch_size", "embedding_dim", "relation_dim",
-                     "n_iter_no_change"):
-            value = getattr(self, name)
-            if not isinstance(value, numbers.Integral) or value < 1:
-                raise ValueError(f"{name}={value!r} must be a positive integer.")
-        if self.n_neighbors is not None and (
-                not isinstance(self.n_neighbors, numbers.Integral) or self.n_neighbors < 1):
-            raise ValueError(
-                f"n_neighbors={self.n_neighbors!r} must be a positive integer or None "
-                "(dense batch graph)."
-            )
-        if self.teacher_features not in ("precomputed", "online"):
-            raise ValueError(
-                f"teacher_features={self.teacher_features!r}; use 'precomputed' or 'online'."
-            )
-        if not (self.augment == "auto" or callable(self.augment)):
-            raise ValueError(
-                f"augment={self.augment!r}; use 'auto' or a callable aug(x) -> x'."
-            )
-        if not isinstance(self.compile, (bool, np.bool_, dict)):
-            raise ValueError(
-                f"compile={self.compile!r}; use False, True or a dict of torch.compile "
-                "keyword arguments."
-            )
-        if self.accelerator is not None and not callable(getattr(self.accelerator, "prepare",
-                                                                 None)):
-            raise ValueError(
-                f"accelerator={self.accelerator!r} is not an accelerate.Accelerator; pass "
-                "Accelerator(...) (pip install 'sklearn-rmd[accelerate]') or None."
-            )
-        if self.input_shape is not None:
-            shape = tuple(self.input_shape)
-            if len(shape) not in (2, 3) or int(np.prod(shape)) != n_features:
-                raise ValueError(
-                    f"input_shape={shape} does not fit rows of {n_features} features: use "
-                    "(C, L) for signals or (C, H, W) for images with C*L or C*H*W equal "
-                    "to the number of columns of X, or None for plain features."
-                )
+        self.teacher = teacher
 
     # ---------------------------------------------------------------- builders
-    def _new_encoder(self, n_features):
-        if self.module is None:
-            return make_encoder(n_features, self.input_shape, self.hidden_dims,
-                                self.embedding_dim, self.dropout)
-        if isinstance(self.module, torch.nn.Module):
-            return copy.deepcopy(self.module)
-        return self.module()
+    def build_teacher(self):
+        """The stage-1 teacher ``fit`` starts from.
 
-    def _augmenter(self):
-        if self.augment == "auto":
-            return default_augment(self.input_shape, self.augment_strength)
-        return self.augment
+        Returns
+        -------
+        teacher : SimSiamTeacher
+          ``teacher`` itself when fitted (used as given), else a clone of it;
+          for ``teacher=None``, a new one from this classifier's encoder,
+          augmentation, ``pretrain_epochs`` (as ``max_epochs``),
+          ``pretrain_lr`` (as ``lr``) and ``random_state``.
+        """
+        if is_fitted(self.teacher):
+            return self.teacher
+        if self.teacher is not None:
+            return clone(self.teacher)
+        return SimSiamTeacher(
+            module=self.module, input_shape=self.input_shape, hidden_dims=self.hidden_dims,
+            embedding_dim=self.embedding_dim, dropout=self.dropout, augment=self.augment,
+            augment_strength=self.augment_strength, max_epochs=self.pretrain_epochs,
+            lr=self.pretrain_lr, weight_decay=self.weight_decay, batch_size=self.batch_size,
+            device=self.device, verbose=self.verbose, compile=self.compile,
+            accelerator=self.accelerator,
+            # A copy: a RandomState is drawn from once by the teacher, once by fit.
+            random_state=copy.deepcopy(self.random_state),
+        )
 
     def _base_loss_fn(self):
         if callable(self.base_loss):
@@ -363,47 +272,6 @@ class RMDClassifier(ClassifierMixin, BaseEstimator):
             return functools.partial(symmetric_cross_entropy, alpha=self.sce_alpha,
                                      beta=self.sce_beta)
         return cross_entropy
-
-    def _stage_net(self, net_cls):
-        """``net_cls``, or its ``AccelerateMixin`` version when an accelerator is given."""
-        return net_cls if self.accelerator is None else ACCELERATED_NETS[net_cls]
-
-    def _scale_kwargs(self):
-        """skorch arguments for ``compile`` and ``accelerator``."""
-        kwargs = {}
-        if self.compile:
-            kwargs["compile"] = True
-            if isinstance(self.compile, dict):
-                kwargs.update({f"compile__{key}": value for key, value in self.compile.items()})
-        if self.accelerator is not None:
-            # accelerate places the batches and shards them over processes, which
-            # it can do for a DataLoader only: that replaces the on-device loader.
-            kwargs.update(accelerator=self.accelerator, device=None, use_caching=False,
-                          iterator_train=torch.utils.data.DataLoader,
-                          iterator_valid=torch.utils.data.DataLoader,
-                          # 'auto' prints through the accelerator, whatever verbose is.
-                          callbacks__print_log__sink="auto" if self.verbose else _silent)
-        return kwargs
-
-    def _net_kwargs(self, n_samples, seed):
-        batch_size = min(self.batch_size, n_samples)
-        return dict(
-            optimizer=torch.optim.AdamW,
-            optimizer__weight_decay=self.weight_decay,
-            # One kernel per step instead of a Python loop over the parameters,
-            # which is a large share of a small network's step on the CPU.
-            optimizer__fused=True,
-            batch_size=batch_size,
-            iterator_train=DeviceBatchLoader,
-            iterator_train__shuffle=True,
-            iterator_train__generator=torch.Generator().manual_seed(seed),
-            # A last batch of one row would break batch normalisation.
-            iterator_train__drop_last=n_samples % batch_size == 1,
-            iterator_valid=DeviceBatchLoader,
-            train_split=None,
-            device=self.device_,
-            verbose=int(self.verbose >= 1),
-        ) | self._scale_kwargs()
 
     def _early_stopping(self, y, seed):
         """Validation split and callbacks for early stopping, or (None, [])."""
@@ -424,62 +292,32 @@ class RMDClassifier(ClassifierMixin, BaseEstimator):
             ("valid_acc", EpochScoring(noisy_accuracy, lower_is_better=False, name="valid_acc")),
             ("early_stopping", EarlyStopping(monitor="valid_acc", lower_is_better=False,
                                              patience=self.n_iter_no_change, load_best=True,
-                                             sink=print if self.verbose else _silent)),
+                                             sink=print if self.verbose else silent)),
         ]
         return split, callbacks
 
-    def _stage_callbacks(self, extra=()):
-        callbacks = list(extra)
-        if self.verbose >= 2:
-            callbacks.append(ProgressBar())
-        return callbacks
+    def needs_teacher(self):
+        """Whether these settings use a teacher in stage 2.
 
-    # ----------------------------------------------------------------- stages
-    def _needs_teacher(self):
+        Returns
+        -------
+        needed : bool
+          True with the relation term, ``init_from_teacher`` or an estimated forget rate.
+        """
         return (self.relation_weight > 0 or self.init_from_teacher
                 or (self.base_loss == "coteaching" and self.forget_rate is None))
 
-    def _fit_teacher(self, X, seed):
-        """Stage 1: SimSiam on all rows, labels unused. Returns the fitted net."""
-        encoder = self._new_encoder(X.shape[1])
-        dim = output_dim(encoder, X.shape[1])
-        net = self._stage_net(SimSiamNet)(
-            SimSiamModule(encoder, dim, projection_dim=2 * self.embedding_dim),
-            augment=self._augmenter(),
-            max_epochs=self.pretrain_epochs,
-            lr=self.pretrain_lr,
-            callbacks=self._stage_callbacks(),
-            **self._net_kwargs(len(X), seed),
-        )
-        if self.verbose:
-            print("Stage 1 (relation modeling): SimSiam, train_loss = SimSiam loss")
-        net.initialize()
-        if self.pretrain_epochs:
-            net.partial_fit({"x": X})
-        return net
-
-    def _fit_student(self, X, y, teacher, seed):
-        """Stage 2: the student network(s) on the noisy labels."""
-        n_networks = 2 if self.base_loss == "coteaching" else 1
-        encoders = [self._new_encoder(X.shape[1]) for _ in range(n_networks)]
-        dim = output_dim(encoders[0], X.shape[1])
-        students = Students([StudentNetwork(enc, dim, len(self.classes_)) for enc in encoders])
+    def _criterion(self, X, teacher, student_dim, n_networks):
+        """The stage-2 criterion, with the teacher's features or frozen encoder."""
         teacher_features, teacher_encoder, teacher_dim = None, None, None
-        if teacher is not None:
-            teacher_encoder = teacher.module_.encoder
-            teacher_dim = output_dim(teacher_encoder, X.shape[1])
-            if self.init_from_teacher:
-                for network in students.networks:
-                    network.encoder.load_state_dict(teacher_encoder.state_dict())
-            if self.relation_weight == 0:
-                teacher_encoder = None  # the teacher only initialised the student
-            elif self.teacher_features == "precomputed":
-                teacher_features = torch.as_tensor(teacher.forward({"x": X}))
-                teacher_encoder = None
+        if teacher is not None and self.relation_weight > 0:
+            teacher_dim = output_dim(teacher.encoder_, X.shape[1])
+            if self.teacher_features == "precomputed":
+                teacher_features = torch.as_tensor(teacher.transform(X))
             else:
-                teacher_encoder = copy.deepcopy(teacher_encoder)
-        criterion = RelationDistillationLoss(
-            self._base_loss_fn(), dim, n_networks,
+                teacher_encoder = copy.deepcopy(teacher.encoder_)
+        return RelationDistillationLoss(
+            self._base_loss_fn(), student_dim, n_networks,
             teacher_features=teacher_features, teacher_encoder=teacher_encoder,
             teacher_dim=teacher_dim, relation_dim=self.relation_dim,
             relation_weight=self.relation_weight,
@@ -487,6 +325,25 @@ class RMDClassifier(ClassifierMixin, BaseEstimator):
             n_neighbors=self.n_neighbors, forget_rate=self.forget_rate_ or 0.0,
             forget_epochs=self.forget_epochs,
         )
+
+    def _fit_student(self, X, y, teacher, seed):
+        """Stage 2: the student network(s) on the noisy labels."""
+        n_networks = 2 if self.base_loss == "coteaching" else 1
+        encoders = [self._new_encoder(X.shape[1]) for _ in range(n_networks)]
+        dim = output_dim(encoders[0], X.shape[1])
+        students = Students([StudentNetwork(enc, dim, len(self.classes_)) for enc in encoders])
+        if teacher is not None and self.init_from_teacher:
+            for network in students.networks:
+                try:
+                    network.encoder.load_state_dict(teacher.encoder_.state_dict())
+                except RuntimeError as exc:
+                    raise ValueError(
+                        "init_from_teacher=True needs the teacher's encoder to have the "
+                        "student's architecture: give the teacher the same module, "
+                        "input_shape, hidden_dims and embedding_dim, or set "
+                        "init_from_teacher=False."
+                    ) from exc
+        criterion = self._criterion(X, teacher, dim, n_networks)
         base_name = self.base_loss if isinstance(self.base_loss, str) else "base"
         scoring = [(f"train_{base_name}", PassthroughScoring(f"train_{base_name}", on_train=True))]
         if criterion.uses_relations:
@@ -517,7 +374,7 @@ class RMDClassifier(ClassifierMixin, BaseEstimator):
 
     # -------------------------------------------------------------- public API
     def fit(self, X, y):
-        """Fit the teacher (stage 1) and the student (stage 2).
+        """Fit the teacher (stage 1, unless it came fitted) and the student (stage 2).
 
         Parameters
         ----------
@@ -534,54 +391,26 @@ class RMDClassifier(ClassifierMixin, BaseEstimator):
         """
         X, classes, y_encoded = validate_labelled(self, X, y, dtype=np.float32)
         X = np.require(X, requirements="W")  # a read-only pandas view would make torch warn
-        self._setup(classes, X.shape[1])
-        return self._fit(X, y_encoded)
-
-    def _setup(self, classes, n_features):
-        """Check the parameters and set ``classes_`` and ``device_`` for ``_fit``."""
-        self._check_params(n_features)
+        check_classifier_params(self, X.shape[1])
+        teacher = None  # a fitted teacher is kept even when stage 2 does not use it
+        if check_teacher(self.teacher, X.shape[1]) or self.needs_teacher():
+            teacher = self.build_teacher()
         self.classes_ = classes
-        if self.accelerator is None:
-            self.device_ = resolve_device(self.device)
-        else:
-            # Multi-process CPU runs report 'cpu:0', which torch.load cannot map to.
-            device = torch.device(self.accelerator.device)
-            self.device_ = "cpu" if device.type == "cpu" else str(device)
-        return self
-
-    def _fit(self, X, y_encoded, teacher=None):
-        """Run both stages on validated rows and encoded labels.
-
-        ``teacher`` is an already fitted :class:`SimSiamNet` to reuse (the
-        detector shares one label-free teacher across its folds).
-        """
-        seed = torch_seed(self.random_state)
-        if self.accelerator is not None:
-            # Every process must draw the same validation split and batch order.
-            from accelerate.utils import broadcast_object_list
-            seed = broadcast_object_list([seed])[0]
+        self.device_ = self._resolve_device()
+        seed = self._torch_seed()
         with seeded(seed):
-            if teacher is None and self._needs_teacher():
-                teacher = self._fit_teacher(X, seed)
+            if teacher is not None and not is_fitted(teacher):
+                teacher.fit(X)
             self.forget_rate_ = None
             if self.base_loss == "coteaching":
                 self.forget_rate_ = self.forget_rate
                 if self.forget_rate_ is None:
-                    embeddings = teacher.forward({"x": X}).numpy()
                     self.forget_rate_ = min(
-                        estimate_noise_rate(embeddings, y_encoded, self.n_neighbors), 0.5)
+                        estimate_noise_rate(teacher.transform(X), y_encoded, self.n_neighbors),
+                        0.5)
             self.net_ = self._fit_student(X, y_encoded, teacher, seed)
-        # Trained: predict and pickle as without accelerate (no-op for plain nets).
-        release_accelerator(self.net_, self.device_)
-        if teacher is not None:
-            release_accelerator(teacher, self.device_)
-        self.history_ = History(copy.deepcopy(list(self.net_.history)))
-        self.net_.trim_for_prediction()
-        self.teacher_, self.teacher_history_ = None, None
-        if teacher is not None:
-            self.teacher_history_ = History(copy.deepcopy(list(teacher.history)))
-            teacher.trim_for_prediction()
-            self.teacher_ = teacher
+        self.history_ = self._finish(self.net_)
+        self.teacher_ = teacher
         return self
 
     def predict_proba(self, X):
@@ -596,8 +425,7 @@ class RMDClassifier(ClassifierMixin, BaseEstimator):
         proba : ndarray of shape (n_samples, n_classes)
           Rows sum to 1. With Co-teaching, the mean of both networks.
         """
-        check_is_fitted(self)
-        X = np.require(validate_data(self, X, reset=False, dtype=np.float32), requirements="W")
+        X = self._rows(X)  # raises NotFittedError before net_ is read
         proba = self.net_.predict_proba({"x": X}).astype(np.float64)
         return proba / proba.sum(axis=1, keepdims=True)
 
@@ -630,19 +458,26 @@ class RMDClassifier(ClassifierMixin, BaseEstimator):
         -------
         embeddings : ndarray of shape (n_samples, embedding size)
         """
-        check_is_fitted(self)
-        X = np.require(validate_data(self, X, reset=False, dtype=np.float32), requirements="W")
+        X = self._rows(X)
         if source == "teacher":
             if self.teacher_ is None:
                 raise ValueError(
                     "This model was fitted without stage 1, so it has no teacher "
                     "(relation_weight=0 and init_from_teacher=False); use source='student'."
                 )
-            return self.teacher_.forward({"x": X}).numpy()
+            return self.teacher_.transform(X)
         if source != "student":
             raise ValueError(f"source={source!r}; use 'student' or 'teacher'.")
         embeddings = [out[1][:, 0] for out in self.net_.forward_iter({"x": X})]
         return torch.cat(embeddings).numpy()
+
+    def __sklearn_clone__(self):
+        # A fitted teacher is a prefit component (as in FrozenEstimator): clones
+        # share it instead of unfitting it, so searches and folds reuse it.
+        cloned = super().__sklearn_clone__()
+        if is_fitted(self.teacher):
+            cloned.teacher = self.teacher
+        return cloned
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

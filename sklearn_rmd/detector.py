@@ -15,7 +15,6 @@ joint) and flags the lowest-quality rows, up to that many, whose most
 probable class is not their label.
 """
 
-import copy
 import numbers
 import warnings
 
@@ -26,15 +25,13 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.model_selection import StratifiedKFold, check_cv
 from sklearn.utils.validation import check_is_fitted
 
-from ._device import on_cuda, resolve_device, seeded, torch_seed
-from ._validation import validate_labelled
+from ._device import on_cuda, resolve_device, torch_seed
+from ._validation import (check_detector_params, check_folds, check_pred_probs,
+                          validate_labelled)
 from .classifier import RMDClassifier
 from ._confident import find_label_issues
-from .graph import check_backend, neighbor_vote
-
-MODES = ("cv", "single")
-SPACES = ("input", "teacher")
-ACTIONS = ("remove", "relabel")
+from .graph import neighbor_vote
+from .teacher import is_fitted
 
 # Settings of the default network, chosen by measurement for out-of-sample
 # probabilities (digits, exact symmetric 20/40% and pair 40% noise, 3 seeds;
@@ -265,10 +262,11 @@ class NoisyLabelDetector(BaseEstimator):
     device_ : str
       Device of the neighbour search.
 
-    teacher_ : SimSiamNet or None
+    teacher_ : SimSiamTeacher or None
       The label-free teacher shared by the folds and the neighbour search,
-      trimmed for prediction (``teacher_.forward({"x": X})`` embeds rows;
-      :func:`sklearn_rmd.plotting.plot_embedding` maps them). None when no
+      fitted once on all rows (``teacher_.transform(X)`` embeds rows;
+      :func:`sklearn_rmd.plotting.plot_embedding` maps them); the
+      estimator's own teacher when it came fitted. None when no
       RMDClassifier was trained (``pred_probs`` given, another estimator).
 
     sample_indices_ : ndarray
@@ -331,10 +329,7 @@ class NoisyLabelDetector(BaseEstimator):
         self : NoisyLabelDetector
           The fitted detector.
         """
-        # label_issues() keeps the index of a DataFrame X (or of a Series y).
-        index = getattr(X, "index", getattr(y, "index", None))
         X, y_encoded, pred_probs = self._validate_fit(X, y, pred_probs)
-        self._index = index
         return self._fit(X, y_encoded, pred_probs)
 
     def fit_predict(self, X, y, pred_probs=None):
@@ -386,15 +381,20 @@ class NoisyLabelDetector(BaseEstimator):
           Their labels, flagged ones replaced by ``suggested_label_`` with
           ``action='relabel'``.
         """
-        self.fit(X, y, pred_probs=pred_probs)
+        X_valid, y_encoded, pred_probs = self._validate_fit(X, y, pred_probs)
+        X_out, y_out = self._fit_resample(X_valid, y_encoded, pred_probs)
+        return (_restore(X, X_out, self.sample_indices_),
+                _restore(y, y_out, self.sample_indices_))
+
+    def _fit_resample(self, X, y_encoded, pred_probs):
+        """Fit on validated rows; return the kept rows and their labels as arrays."""
+        self._fit(X, y_encoded, pred_probs)
+        y_out = self.classes_[y_encoded]
         if self.action == "relabel":
-            self.sample_indices_ = np.arange(len(self.is_label_issue_))
-            y_out = np.where(self.is_label_issue_, self.suggested_label_, np.asarray(y))
-            if hasattr(y, "iloc"):
-                y_out = type(y)(y_out, index=y.index, name=getattr(y, "name", None))
-            return X, y_out
+            self.sample_indices_ = np.arange(len(y_out))
+            return X, np.where(self.is_label_issue_, self.suggested_label_, y_out)
         self.sample_indices_ = np.flatnonzero(~self.is_label_issue_)
-        return _take_rows(X, self.sample_indices_), _take_rows(y, self.sample_indices_)
+        return X[self.sample_indices_], y_out[self.sample_indices_]
 
     def label_issues(self):
         """One row per sample: given and suggested label, quality, flag, rank.
@@ -429,46 +429,7 @@ class NoisyLabelDetector(BaseEstimator):
 
     # ------------------------------------------------------------ validation
     def _check_params(self):
-        if self.mode not in MODES:
-            raise ValueError(f"mode={self.mode!r}; use 'cv' (cross-fitted) or 'single'.")
-        if self.action not in ACTIONS:
-            raise ValueError(
-                f"action={self.action!r}; use 'remove' (drop flagged rows) or 'relabel'."
-            )
-        if not isinstance(self.n_neighbors, numbers.Integral) or self.n_neighbors < 1:
-            raise ValueError(f"n_neighbors={self.n_neighbors!r} must be a positive integer.")
-        check_backend(self.knn_backend, "knn_backend")
-        if not (self.neighbor_weight == "auto" or (
-                isinstance(self.neighbor_weight, numbers.Real)
-                and 0 <= self.neighbor_weight <= 1)):
-            raise ValueError(
-                f"neighbor_weight={self.neighbor_weight!r} must be 'auto' or in [0, 1]."
-            )
-        if self.threshold is not None and self.noise_fraction is not None:
-            raise ValueError(
-                "Pass either threshold or noise_fraction, not both: each sets the cut-off."
-            )
-        if self.threshold is not None and not (
-                isinstance(self.threshold, numbers.Real) and 0 < self.threshold < 1):
-            raise ValueError(f"threshold={self.threshold!r} must be in (0, 1), or None.")
-        if self.noise_fraction is not None and not (
-                isinstance(self.noise_fraction, numbers.Real) and 0 <= self.noise_fraction < 1):
-            raise ValueError(
-                f"noise_fraction={self.noise_fraction!r} must be in [0, 1), or None."
-            )
-        spaces = self.neighbor_spaces
-        if not (spaces == "auto" or (isinstance(spaces, (tuple, list))
-                                     and all(s in SPACES for s in spaces))):
-            raise ValueError(
-                f"neighbor_spaces={spaces!r}; use 'auto', () or a tuple of {SPACES}."
-            )
-        if self.estimator is not None and not hasattr(self.estimator, "predict_proba"):
-            raise TypeError(
-                f"estimator {self.estimator!r} has no predict_proba; pass a classifier "
-                "that returns class probabilities (e.g. SVC(probability=True)), or "
-                "compute out-of-sample probabilities yourself and call "
-                "fit(X, y, pred_probs=...)."
-            )
+        check_detector_params(self)
         if (self.mode == "single" and self.estimator is not None
                 and not isinstance(self.estimator, RMDClassifier)):
             raise ValueError(
@@ -478,9 +439,10 @@ class NoisyLabelDetector(BaseEstimator):
 
     def _validate_fit(self, X, y, pred_probs):
         self._check_params()
+        # label_issues() keeps the index of a DataFrame X (or of a Series y).
+        self._index = getattr(X, "index", getattr(y, "index", None))
         X, self.classes_, y_encoded = validate_labelled(self, X, y,
                                                         dtype=[np.float64, np.float32])
-        n_classes = len(self.classes_)
         if self.n_neighbors >= len(X) and self._spaces(teacher_available=True):
             raise ValueError(
                 f"n_neighbors={self.n_neighbors} must be smaller than the number of rows "
@@ -488,42 +450,10 @@ class NoisyLabelDetector(BaseEstimator):
                 "the neighbour evidence."
             )
         if pred_probs is not None:
-            pred_probs = np.asarray(pred_probs, dtype=np.float64)
-            if pred_probs.ndim != 2 or pred_probs.shape != (len(X), n_classes):
-                raise ValueError(
-                    f"pred_probs has shape {pred_probs.shape} but needs ({len(X)}, "
-                    f"{n_classes}): one row per sample and one column per class of y "
-                    f"(sorted: {list(self.classes_)}). A model that saw other classes, "
-                    "or not all of them, does not fit these labels."
-                )
-            if not np.all(np.isfinite(pred_probs)) or pred_probs.min() < 0:
-                raise ValueError("pred_probs must be finite and non-negative probabilities.")
-            if not np.allclose(pred_probs.sum(axis=1), 1.0, atol=1e-3):
-                raise ValueError(
-                    "pred_probs rows must sum to 1 (class probabilities, e.g. from "
-                    "predict_proba), not scores or logits."
-                )
+            pred_probs = check_pred_probs(pred_probs, len(X), self.classes_)
         elif self.mode == "cv":
-            self._check_folds(y_encoded)
+            check_folds(self.cv, y_encoded, self.classes_)
         return X, y_encoded, pred_probs
-
-    def _check_folds(self, y_encoded):
-        if not isinstance(self.cv, numbers.Integral):
-            return
-        if self.cv < 2:
-            raise ValueError(f"cv={self.cv} must be at least 2 folds (or use mode='single').")
-        counts = np.bincount(y_encoded)
-        rare = counts < self.cv
-        if rare.any():
-            names = ", ".join(f"{c!r} ({n} rows)" for c, n in
-                              zip(self.classes_[rare], counts[rare]))
-            # Only a number of folds every class can fill is worth suggesting.
-            fewer = f"pass cv={counts.min()}, " if counts.min() >= 2 else ""
-            raise ValueError(
-                f"Classes with fewer rows than cv={self.cv} folds: {names}. Each fold "
-                f"needs every class: {fewer}use mode='single' (one fit on all rows), "
-                "or drop those rows or merge their class into another."
-            )
 
     def _spaces(self, teacher_available):
         if self.neighbor_spaces == "auto":
@@ -546,33 +476,25 @@ class NoisyLabelDetector(BaseEstimator):
                 "RMDClassifier estimator and no pred_probs. Use neighbor_spaces=('input',)."
             )
         given_probs = pred_probs is not None
-        teacher, template = None, None
-        if uses_teacher:
-            template = self._prepare_rmd(estimator, X32, n_classes)
-            if "teacher" in spaces or template._needs_teacher():
-                teacher_seed = torch_seed(rng)
-                self._log("Teacher: self-supervised training on all rows (labels unused)")
-                with seeded(teacher_seed):
-                    teacher = template._fit_teacher(X32, teacher_seed)
+        teacher = None
+        if uses_teacher and ("teacher" in spaces or estimator.needs_teacher()):
+            teacher = self._fit_teacher(estimator, X32, rng)
         if pred_probs is None:
             if self.mode == "single":
-                pred_probs = self._single_fit(template, X32, y_encoded, teacher, rng)
+                pred_probs = self._single_fit(estimator, X32, y_encoded, teacher, rng)
             else:
-                pred_probs = self._cross_fit(estimator, template, X, X32, y_encoded,
-                                             teacher, rng)
+                pred_probs = self._cross_fit(estimator, X, X32, y_encoded, teacher, rng)
         self.pred_probs_ = pred_probs
         neighbor_probs = []
         for space in spaces:
             if space == "input":
                 embeddings = _standardize(X32)
             else:
-                embeddings = teacher.forward({"x": X32}).numpy()
+                embeddings = teacher.transform(X32)
             neighbor_probs.append(neighbor_vote(embeddings, y_encoded, n_classes,
                                                 self.n_neighbors, self.device_,
                                                 self.knn_backend))
         self.neighbor_probs_ = np.mean(neighbor_probs, axis=0) if neighbor_probs else None
-        if teacher is not None:
-            teacher.trim_for_prediction()  # the folds trained on copies of it
         self.teacher_ = teacher
         probs = pred_probs
         if self.neighbor_probs_ is not None:
@@ -589,19 +511,21 @@ class NoisyLabelDetector(BaseEstimator):
             return RMDClassifier(device=self.device, random_state=None, **DEFAULT_NETWORK)
         return self.estimator
 
-    def _prepare_rmd(self, estimator, X32, n_classes):
-        """A fresh RMDClassifier ready for its private ``_fit`` on encoded labels."""
-        model = clone(estimator)
-        model._setup(np.arange(n_classes), X32.shape[1])
-        model.n_features_in_ = X32.shape[1]
-        return model
+    def _fit_teacher(self, estimator, X32, rng):
+        """The estimator's teacher, fitted once on all rows (labels unused)."""
+        teacher = estimator.build_teacher()
+        if is_fitted(teacher):
+            return teacher
+        self._log("Teacher: self-supervised training on all rows (labels unused)")
+        return teacher.set_params(random_state=rng).fit(X32)
 
-    def _rmd_copy(self, template, seed, callbacks):
-        model = copy.deepcopy(template)
-        if self.estimator is None or model.random_state is None:
-            model.random_state = seed
-        model.callbacks = list(template.callbacks or []) + list(callbacks)
-        return model
+    def _fold_model(self, estimator, teacher, seed, recorder):
+        """An unfitted copy of the RMDClassifier that shares the fitted teacher."""
+        params = dict(teacher=teacher,
+                      callbacks=list(estimator.callbacks or []) + [recorder])
+        if self.estimator is None or estimator.random_state is None:
+            params["random_state"] = seed
+        return clone(estimator).set_params(**params)
 
     def _folds(self, X, y_encoded, rng):
         cv = self.cv
@@ -611,7 +535,7 @@ class NoisyLabelDetector(BaseEstimator):
             cv = check_cv(cv, y_encoded, classifier=True)
         return list(cv.split(X, y_encoded))
 
-    def _cross_fit(self, estimator, template, X, X32, y_encoded, teacher, rng):
+    def _cross_fit(self, estimator, X, X32, y_encoded, teacher, rng):
         n_classes = len(self.classes_)
         probs = np.full((len(X), n_classes), np.nan)
         folds = self._folds(X, y_encoded, rng)
@@ -624,19 +548,17 @@ class NoisyLabelDetector(BaseEstimator):
                     "(an int) or fewer folds.", UserWarning, stacklevel=3)
             self._log(f"Fold {k + 1}/{len(folds)}: {len(train)} training rows")
             seed = torch_seed(rng)
-            if template is not None:
+            if isinstance(estimator, RMDClassifier):
                 recorder = _HeldOutProbabilities(X32[held_out])
-                model = self._rmd_copy(template, seed, [recorder])
-                model._fit(X32[train], y_encoded[train],
-                           teacher=None if teacher is None else copy.deepcopy(teacher))
-                fold_probs = recorder.mean()
+                model = self._fold_model(estimator, teacher, seed, recorder)
+                model.fit(X32[train], y_encoded[train])  # classes_: the encoded labels
+                fold_probs, columns = recorder.mean(), model.classes_
             else:
-                model = clone(estimator)
-                model.fit(X[train], self.classes_[y_encoded[train]])
-                fold_probs = np.zeros((len(held_out), n_classes))
+                model = clone(estimator).fit(X[train], self.classes_[y_encoded[train]])
+                fold_probs = model.predict_proba(X[held_out])
                 columns = np.searchsorted(self.classes_, model.classes_)
-                fold_probs[:, columns] = model.predict_proba(X[held_out])
-            probs[held_out] = fold_probs
+            probs[held_out] = 0.0
+            probs[np.ix_(held_out, columns)] = fold_probs
         if np.isnan(probs).any():
             raise ValueError(
                 "The cv splitter left some rows out of every held-out fold; use a "
@@ -646,11 +568,11 @@ class NoisyLabelDetector(BaseEstimator):
         sums = probs.sum(axis=1, keepdims=True)
         return np.where(sums > 0, probs / np.where(sums > 0, sums, 1.0), 1.0 / n_classes)
 
-    def _single_fit(self, template, X32, y_encoded, teacher, rng):
+    def _single_fit(self, estimator, X32, y_encoded, teacher, rng):
         self._log("Single fit on all rows, reading the training dynamics")
         recorder = _TrainingDynamics(len(X32), len(self.classes_))
-        model = self._rmd_copy(template, torch_seed(rng), [recorder])
-        model._fit(X32, y_encoded, teacher=teacher)
+        model = self._fold_model(estimator, teacher, torch_seed(rng), recorder)
+        model.fit(X32, y_encoded)
         probs = recorder.mean()
         unseen = recorder.seen_ == 0
         if unseen.any():  # rows the model held out (early stopping): predict them
@@ -684,7 +606,12 @@ class NoisyLabelDetector(BaseEstimator):
         return tags
 
 
-def _take_rows(data, index):
-    if hasattr(data, "iloc"):
-        return data.iloc[index]
-    return np.asarray(data)[index]
+def _restore(like, values, rows):
+    """``values``, the validated rows ``rows`` of ``like``, in ``like``'s container and dtypes."""
+    if hasattr(like, "iloc"):  # pandas: keep the index, columns, name and dtypes
+        if values.ndim == 2:
+            return type(like)(values, index=like.index[rows],
+                              columns=like.columns).astype(like.dtypes)
+        return type(like)(values, index=like.index[rows], name=like.name).astype(like.dtype)
+    restored = values.astype(np.asarray(like).dtype, copy=False)
+    return restored.tolist() if isinstance(like, list) else restored

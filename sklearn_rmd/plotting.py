@@ -142,11 +142,14 @@ def plot_noise_matrix(detector, ax=None, annotate=True):
 
 
 def _teacher_embeddings(model, X):
-    """Teacher embeddings from a fitted RMDClassifier or NoisyLabelDetector."""
+    """Teacher embeddings from a fitted teacher, RMDClassifier or NoisyLabelDetector."""
     from sklearn.utils.validation import validate_data
 
     from .classifier import RMDClassifier
+    from .teacher import SimSiamTeacher
 
+    if isinstance(model, SimSiamTeacher):
+        return model.transform(X)
     if isinstance(model, RMDClassifier):
         check_is_fitted(model)
         if model.teacher_ is None:
@@ -163,8 +166,7 @@ def _teacher_embeddings(model, X):
             "with an estimator other than RMDClassifier. Pass a fitted RMDClassifier, "
             "or refit the detector with its default estimator."
         )
-    X = np.require(validate_data(model, X, reset=False, dtype=np.float32), requirements="W")
-    return teacher.forward({"x": X}).numpy()
+    return teacher.transform(validate_data(model, X, reset=False, dtype=np.float32))
 
 
 def plot_embedding(model_or_detector, X, y=None, flagged=None, method="pca", ax=None,
@@ -173,8 +175,9 @@ def plot_embedding(model_or_detector, X, y=None, flagged=None, method="pca", ax=
 
     Parameters
     ----------
-    model_or_detector : RMDClassifier or NoisyLabelDetector
-      Fitted; its teacher (stage 1, labels unused) embeds ``X``.
+    model_or_detector : SimSiamTeacher, RMDClassifier or NoisyLabelDetector
+      Fitted; the teacher (stage 1, labels unused), or the one it holds,
+      embeds ``X``.
 
     X : array-like of shape (n_samples, n_features)
       Rows to map, as passed to ``fit``.
@@ -267,7 +270,7 @@ def plot_training_curves(classifier, ax=None):
     Parameters
     ----------
     classifier : RMDClassifier
-      Fitted; reads ``teacher_history_`` and ``history_``.
+      Fitted; reads ``teacher_.history_`` and ``history_``.
 
     ax : matplotlib Axes or None (default=None)
       Where to draw; None makes a new figure.
@@ -284,7 +287,7 @@ def plot_training_curves(classifier, ax=None):
     check_is_fitted(classifier, "history_")
     ax = _axes(ax)
     offset = 0
-    teacher_history = getattr(classifier, "teacher_history_", None)
+    teacher_history = getattr(getattr(classifier, "teacher_", None), "history_", None)
     if teacher_history is not None and len(teacher_history):
         simsiam = _history_column(teacher_history, "train_loss")
         if simsiam is not None:

@@ -137,7 +137,7 @@ def test_cnn_encoders_fit_and_predict(digits, input_shape, encoder):
     X, y = digits
     clf = fast(input_shape=input_shape, hidden_dims=(4, 8)).fit(X, y)
     assert isinstance(clf.net_.module_.networks[0].encoder, encoder)
-    assert isinstance(clf.teacher_.module_.encoder, encoder)
+    assert isinstance(clf.teacher_.encoder_, encoder)
     assert_valid_proba(clf, X)
     assert clf.embed(X[:7]).shape == (7, FAST["embedding_dim"])
 
@@ -215,8 +215,8 @@ def test_history_has_terms_per_epoch(fitted):
     for epoch in fitted.history_:
         for key in ("train_loss", "train_ce", "train_edge", "train_node"):
             assert np.isfinite(epoch[key])
-    assert len(fitted.teacher_history_) == FAST["pretrain_epochs"]
-    assert np.isfinite(fitted.teacher_history_[-1, "train_loss"])
+    assert len(fitted.teacher_.history_) == FAST["pretrain_epochs"]
+    assert np.isfinite(fitted.teacher_.history_[-1, "train_loss"])
 
 
 # ----------------------------------------------------------------- bad inputs
@@ -311,7 +311,8 @@ def test_model_saved_for_cuda_predicts_on_cpu_only_machine(fitted, tabular, monk
     # CPU stand-in for the test above: a model whose nets say 'cuda' must load and
     # predict where CUDA is absent (its tags must not try to resolve the device).
     clf = copy.deepcopy(fitted)
-    clf.device = clf.device_ = clf.net_.device = clf.teacher_.device = "cuda"
+    clf.device = clf.device_ = clf.net_.device = "cuda"
+    clf.teacher_.device = clf.teacher_.device_ = clf.teacher_.net_.device = "cuda"
     loaded = _load_without_cuda(monkeypatch, clf)
     assert str(loaded.net_.device) == "cpu"
     np.testing.assert_array_equal(loaded.predict_proba(tabular[0]),

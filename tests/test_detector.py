@@ -14,7 +14,7 @@ from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.svm import LinearSVC
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklearn_rmd import NoisyLabelDetector, RMDClassifier
+from sklearn_rmd import NoisyLabelDetector, RMDClassifier, SimSiamTeacher
 from sklearn_rmd import graph as graph_module
 from sklearn_rmd.metrics import detection_report
 from sklearn_rmd.noise import make_noisy_labels
@@ -66,9 +66,10 @@ def test_pred_probs_skip_training(noisy, monkeypatch):
     probs = np.full((len(y), 3), 0.05)
     probs[np.arange(len(y)), y] = 0.9
     calls = []
-    monkeypatch.setattr(RMDClassifier, "_fit", lambda *a, **k: calls.append(a))
+    monkeypatch.setattr(RMDClassifier, "fit", lambda *a, **k: calls.append(a))
+    monkeypatch.setattr(SimSiamTeacher, "fit", lambda *a, **k: calls.append(a))
     det = detector().fit(X, y_noisy, pred_probs=probs)
-    assert not calls
+    assert not calls and det.teacher_ is None
     np.testing.assert_allclose(det.pred_probs_, probs)
     assert detection_report(flipped, det.is_label_issue_)["f1"] > 0.9
 
@@ -91,7 +92,10 @@ def test_fitted_attributes(noisy, fitted):
     # Most suspicious first: quality never decreases along the ranking.
     assert np.all(np.diff(fitted.label_quality_[fitted.ranked_indices_]) >= 0)
     flagged = fitted.is_label_issue_
-    assert set(fitted.ranked_indices_[:flagged.sum()]) == set(np.flatnonzero(flagged))
+    # Flagged: the lowest-quality rows among those whose suggested label differs.
+    disputed = [i for i in fitted.ranked_indices_
+                if fitted.suggested_label_[i] != y_noisy[i]]
+    assert set(disputed[:flagged.sum()]) == set(np.flatnonzero(flagged))
     assert fitted.n_label_issues_ == flagged.sum()
     assert set(fitted.suggested_label_) <= set(fitted.classes_)
     assert fitted.noise_matrix_.shape == (k, k)
@@ -418,3 +422,38 @@ def test_sklearn_compatible(estimator, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         check(estimator)
+
+
+# ------------------------------------------------------------ shared teacher
+@pytest.mark.parametrize("mode", ["cv", "single"])
+def test_one_teacher_is_fitted_and_shared_by_every_fit(noisy, monkeypatch, mode):
+    X, y_noisy, _, _ = noisy
+    teacher_fits = record_calls(monkeypatch, SimSiamTeacher, "fit")
+    model_fits = record_calls(monkeypatch, RMDClassifier, "fit")
+    det = detector(mode=mode).fit(X, y_noisy)
+    assert len(teacher_fits) == 1
+    assert isinstance(det.teacher_, SimSiamTeacher)
+    assert len(det.teacher_.history_) == NET["pretrain_epochs"]
+    assert len(model_fits) == (2 if mode == "cv" else 1)
+    for (model, *_), _ in model_fits:
+        assert model.teacher is det.teacher_ and model.teacher_ is det.teacher_
+
+
+def test_a_fitted_teacher_of_the_estimator_is_used_as_given(noisy, monkeypatch):
+    X, y_noisy, _, _ = noisy
+    teacher = SimSiamTeacher(max_epochs=1, hidden_dims=NET["hidden_dims"],
+                             embedding_dim=NET["embedding_dim"], random_state=0).fit(X)
+    teacher_fits = record_calls(monkeypatch, SimSiamTeacher, "fit")
+    det = detector(estimator=RMDClassifier(**{**NET, "teacher": teacher})).fit(X, y_noisy)
+    assert teacher_fits == [] and det.teacher_ is teacher
+
+
+def test_fit_resample_restores_lists_and_integer_arrays(noisy):
+    X, y_noisy, _, _ = noisy
+    X_int = np.round(X * 10).astype(np.int64)
+    det = detector()
+    X_out, y_out = det.fit_resample(X_int, y_noisy.tolist())
+    keep = det.sample_indices_
+    assert X_out.dtype == np.int64 and isinstance(y_out, list)
+    np.testing.assert_array_equal(X_out, X_int[keep])
+    assert y_out == [y_noisy[i] for i in keep]

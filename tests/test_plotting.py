@@ -135,6 +135,16 @@ def test_embedding_of_a_classifier_with_given_flags(classifier, tabular):
     np.testing.assert_allclose(marked.get_offsets(), rows.get_offsets()[:7])
 
 
+def test_embedding_of_a_teacher_maps_its_own_embeddings(classifier, tabular):
+    from sklearn.decomposition import PCA
+
+    X, _ = tabular
+    ax = plot_embedding(classifier.teacher_, X)
+    expected = PCA(2, random_state=0).fit_transform(classifier.teacher_.transform(X))
+    np.testing.assert_allclose(np.abs(ax.collections[0].get_offsets()), np.abs(expected),
+                               rtol=1e-4, atol=1e-5)
+
+
 def test_embedding_errors(classifier, quick_detector, noisy):
     X, y_noisy, _ = noisy
     with pytest.raises(ValueError, match="'pca' or 'tsne'"):
@@ -151,10 +161,10 @@ def test_training_curves_lines_follow_the_histories(classifier):
     lines = {line.get_label(): line for line in ax.get_lines()}
     assert list(lines) == ["stage 1: SimSiam loss", "total loss", "train_ce", "train_edge",
                            "train_node", "valid_acc"]
-    n_pre, n_main = len(classifier.teacher_history_), len(classifier.history_)
+    n_pre, n_main = len(classifier.teacher_.history_), len(classifier.history_)
     simsiam = lines["stage 1: SimSiam loss"]
     np.testing.assert_array_equal(simsiam.get_xdata(), np.arange(1, n_pre + 1))
-    np.testing.assert_allclose(simsiam.get_ydata(), classifier.teacher_history_[:, "train_loss"])
+    np.testing.assert_allclose(simsiam.get_ydata(), classifier.teacher_.history_[:, "train_loss"])
     for label, key in [("total loss", "train_loss"), ("train_ce", "train_ce"),
                        ("train_edge", "train_edge"), ("valid_acc", "valid_acc")]:
         np.testing.assert_array_equal(lines[label].get_xdata(),

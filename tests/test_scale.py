@@ -41,7 +41,7 @@ requires_accelerate = pytest.mark.skipif(not has_accelerate,
 def test_compile_wraps_the_network_not_the_criterion(tabular):
     X, y = tabular
     clf = fast(compile=True)
-    clf._setup(np.unique(y), X.shape[1])
+    clf.device_ = "cpu"  # what fit resolves before building the nets
     kwargs = clf._net_kwargs(len(X), seed=0)
     assert kwargs["compile"] is True
     net = SimSiamNet(SimSiamModule(make_encoder(6, embedding_dim=8), 8, 16), augment=lambda x: x,
@@ -54,7 +54,7 @@ def test_compile_wraps_the_network_not_the_criterion(tabular):
 def test_compile_dict_is_passed_to_torch_compile(tabular):
     X, y = tabular
     clf = fast(compile={"backend": "eager", "dynamic": True})
-    clf._setup(np.unique(y), X.shape[1])
+    clf.device_ = "cpu"  # what fit resolves before building the nets
     kwargs = clf._net_kwargs(len(X), seed=0)
     assert kwargs["compile"] is True
     assert kwargs["compile__backend"] == "eager" and kwargs["compile__dynamic"] is True
@@ -74,7 +74,7 @@ def test_compiled_fit_through_dynamo(tabular):
     compiled = fast(compile={"backend": "eager"}, **params).fit(X, y)
     plain = fast(**params).fit(X, y)
     assert isinstance(compiled.net_.module_, torch._dynamo.eval_frame.OptimizedModule)
-    assert isinstance(compiled.teacher_.module_, torch._dynamo.eval_frame.OptimizedModule)
+    assert isinstance(compiled.teacher_.net_.module_, torch._dynamo.eval_frame.OptimizedModule)
     np.testing.assert_allclose(compiled.predict_proba(X), plain.predict_proba(X), atol=1e-5)
     restored = pickle.loads(pickle.dumps(compiled))
     np.testing.assert_allclose(restored.predict_proba(X), compiled.predict_proba(X), atol=1e-6)
@@ -316,7 +316,7 @@ def test_accelerator_must_be_an_accelerator(tabular):
 def test_accelerated_stage_nets(tabular, cpu_accelerator):
     X, y = tabular
     clf = fast(accelerator=cpu_accelerator)
-    clf._setup(np.unique(y), X.shape[1])
+    clf.device_ = "cpu"  # what fit resolves before building the nets
     kwargs = clf._net_kwargs(len(X), seed=0)
     assert kwargs["accelerator"] is cpu_accelerator and kwargs["device"] is None
     assert kwargs["use_caching"] is False
@@ -335,7 +335,7 @@ def test_fit_with_accelerator_on_cpu(tabular, cpu_accelerator, monkeypatch):
     assert len(built) == 1
     assert clf.device_ == "cpu"
     # After fit the nets are plain again: no accelerator, on-device loader.
-    assert type(clf.net_) is RMDNet and type(clf.teacher_) is SimSiamNet
+    assert type(clf.net_) is RMDNet and type(clf.teacher_.net_) is SimSiamNet
     assert not hasattr(clf.net_, "accelerator")
     assert "valid_acc" in clf.history_[-1] and "train_edge" in clf.history_[-1]
     proba = clf.predict_proba(X)
