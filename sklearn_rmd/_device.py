@@ -1,6 +1,7 @@
 """Device resolution, seeding and mixed precision shared by the estimators."""
 
 import contextlib
+import os
 import threading
 
 import numpy as np
@@ -79,8 +80,27 @@ def seeded(seed):
             _SEEDED.active = False
 
 
+BF16_VARIABLE = "SKLEARN_RMD_BF16"
+
+
+def bf16_enabled():
+    """Whether CUDA training runs under bf16 autocast.
+
+    On unless the environment variable ``SKLEARN_RMD_BF16`` is ``'0'``,
+    which trains in float32 (to measure what bf16 gains, or to rule it out
+    when a fit misbehaves). Read at every use, so it can be set per process.
+    """
+    value = os.environ.get(BF16_VARIABLE, "1")
+    if value not in ("0", "1"):
+        raise ValueError(
+            f"{BF16_VARIABLE}={value!r} is not understood. Set it to '0' (float32 "
+            f"on CUDA) or '1' (bf16 autocast on CUDA, the default), or unset it."
+        )
+    return value == "1"
+
+
 def autocast(device):
-    """bf16 autocast on CUDA, a no-op elsewhere.
+    """bf16 autocast on CUDA (unless :func:`bf16_enabled` says no), a no-op elsewhere.
 
     ``device=None`` (device placement left to an ``accelerate.Accelerator``,
     whose ``mixed_precision`` then decides) is a no-op too.
@@ -89,7 +109,8 @@ def autocast(device):
         return contextlib.nullcontext()
     device_type = torch.device(device).type
     return torch.autocast(
-        device_type=device_type, dtype=torch.bfloat16, enabled=device_type == "cuda"
+        device_type=device_type, dtype=torch.bfloat16,
+        enabled=device_type == "cuda" and bf16_enabled(),
     )
 
 

@@ -16,6 +16,13 @@ FAST = dict(pretrain_epochs=1, max_epochs=3, batch_size=32, hidden_dims=(16,),
 requires_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 
 
+def pytest_collection_modifyitems(items):
+    """Mark every test that ``requires_cuda`` with ``cuda``, so ``-m cuda`` selects them."""
+    for item in items:
+        if requires_cuda.mark in item.iter_markers(name="skipif"):
+            item.add_marker(pytest.mark.cuda)
+
+
 def fast(**params):
     """An RMDClassifier with the FAST parameters, updated by ``params``."""
     return RMDClassifier(**{**FAST, **params})
