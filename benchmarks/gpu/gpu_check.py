@@ -36,7 +36,7 @@ Parts
 
 Fit times are ``time.perf_counter`` around ``fit`` (CUDA synchronised), after
 one warm-up fit of the same method on 512 rows (1 epoch per stage); epoch times are the median
-``dur`` of the public histories (``teacher_history_`` and ``history_``, or
+``dur`` of the public histories (``teacher_.history_`` and ``history_``, or
 the skorch net's ``history``); samples per second = N / epoch time; peak GPU
 memory is ``torch.cuda.max_memory_allocated`` over the timed call.
 ``--quick``: tiny sizes and a few steps, for the dry run.
@@ -163,7 +163,8 @@ def median_epoch(history):
 def epoch_times(model):
     """Median epoch seconds per stage, from the public histories."""
     if isinstance(model, RMDClassifier):
-        return dict(stage1_epoch_s=median_epoch(model.teacher_history_),
+        teacher = model.teacher_
+        return dict(stage1_epoch_s=median_epoch(None if teacher is None else teacher.history_),
                     stage2_epoch_s=median_epoch(model.history_))
     if hasattr(model, "history"):  # the plain skorch net
         return dict(stage1_epoch_s=None, stage2_epoch_s=median_epoch(model.history))
