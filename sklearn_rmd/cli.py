@@ -33,14 +33,13 @@ import time
 import warnings
 
 import numpy as np
-from skorch.callbacks import Callback
 
 from .preprocessing import (MAX_CATEGORIES, MISSING_TEXT, ColumnError,
                             make_table_preprocessor, row_name, table_features)
-from .tables import check_output, is_parquet, read_table, write_frame, write_text
+from .tables import (check_output, is_parquet, read_table, require_pandas, write_frame,
+                     write_text)
 
 PROG = "sklearn-rmd"
-CLI_EXTRA = "pip install sklearn-rmd[cli]"
 
 #: Network settings that ``--quick`` puts over the detector's default network:
 #: two teacher epochs, three classifier epochs, a small MLP.
@@ -50,14 +49,6 @@ QUICK_NETWORK = dict(pretrain_epochs=2, max_epochs=3, hidden_dims=(32,), embeddi
 
 class CLIError(Exception):
     """A problem with the input that the user can fix; printed as one line."""
-
-
-def _pandas():
-    try:
-        import pandas as pd
-    except ImportError as error:
-        raise CLIError(f"reading and writing tables needs pandas: {CLI_EXTRA}") from error
-    return pd
 
 
 # ---------------------------------------------------------------- features
@@ -129,7 +120,7 @@ def prepare_features(table, label, id_column=None, drop=()):
 
 def _check_labels(y):
     """Refuse missing, mixed, continuous or single-class labels; never convert them."""
-    pd = _pandas()
+    pd = require_pandas()
     stripped = y.map(lambda v: v.strip() if isinstance(v, str) else v)
     missing = (stripped.isna() | stripped.isin(MISSING_TEXT)).to_numpy()
     if missing.any():
@@ -206,30 +197,6 @@ def build_detector(*, quick=False, input_shape=None, mode="cv", cv=3, n_neighbor
                               verbose=verbose)
 
 
-class EpochProgress(Callback):
-    """A one-line progress bar of each network's epochs, drawn on stderr."""
-
-    def __init__(self, width=24):
-        self.width = width
-
-    def on_train_begin(self, net, **kwargs):
-        self.start_ = time.perf_counter()
-
-    def on_epoch_end(self, net, **kwargs):
-        done, total = len(net.history), max(net.max_epochs, 1)
-        filled = int(self.width * min(done, total) / total)
-        sys.stderr.write(f"\r    [{'#' * filled}{'.' * (self.width - filled)}] "
-                         f"epoch {done}/{total}")
-        sys.stderr.flush()
-
-    def on_train_end(self, net, **kwargs):
-        seconds = time.perf_counter() - getattr(self, "start_", time.perf_counter())
-        stopped = " (stopped early)" if len(net.history) < net.max_epochs else ""
-        sys.stderr.write(f"\r    {len(net.history)} epochs in {seconds:.1f} s{stopped}"
-                         + " " * (self.width + 6) + "\n")
-        sys.stderr.flush()
-
-
 def _check_folds(y, args):
     if args.mode != "cv":
         return
@@ -261,7 +228,11 @@ def _run_detector(args, action):
     for note in notes:
         print(f"  {note}")
     progress = not args.quiet
-    callbacks = [EpochProgress()] if progress and sys.stderr.isatty() else None
+    callbacks = None
+    if progress and sys.stderr.isatty():
+        from .progress import EpochProgress
+
+        callbacks = [EpochProgress()]
     detector = build_detector(
         quick=args.quick, input_shape=input_shape, mode=args.mode,
         cv=args.cv, n_neighbors=args.n_neighbors, threshold=args.threshold,
