@@ -1,6 +1,7 @@
 """Plots of fitted estimators: label quality, noise matrix, embeddings, training curves.
 
-matplotlib is an optional dependency (``pip install sklearn-rmd[plot]``); it is
+matplotlib is an optional dependency (``pip install '.[plot]'`` in the
+sklearn-rmd checkout, or ``pip install matplotlib``); it is
 imported inside each function, so ``import sklearn_rmd.plotting`` works without
 it. Every function draws into ``ax`` (a new figure's axes when None) and
 returns that :class:`matplotlib.axes.Axes`.
@@ -9,7 +10,7 @@ returns that :class:`matplotlib.axes.Axes`.
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-_PLOT_EXTRA = "pip install sklearn-rmd[plot]"
+_PLOT_EXTRA = "pip install '.[plot]'"
 
 
 def _pyplot():
@@ -18,7 +19,8 @@ def _pyplot():
     except ImportError as error:  # pragma: no cover - exercised without matplotlib only
         raise ImportError(
             f"sklearn_rmd.plotting needs matplotlib, which is not installed. "
-            f"Install it with `{_PLOT_EXTRA}` (or `pip install matplotlib`)."
+            f"Install it with `{_PLOT_EXTRA}` in the sklearn-rmd checkout (or "
+            "`pip install matplotlib`)."
         ) from error
     return plt
 

@@ -197,7 +197,7 @@ def test_without_pandas_names_the_extra(csv, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "pandas", None)
     status, _, err = run(["detect", csv, "--label", "label", *FAST_ARGS], capsys)
     assert status == 1
-    assert "pip install sklearn-rmd[cli]" in err
+    assert "pip install '.[cli]'" in err
 
 
 # --------------------------------------------------------- demo and script

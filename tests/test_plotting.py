@@ -169,5 +169,5 @@ def test_training_curves_without_teacher_or_relations(tabular):
 def test_clear_message_without_matplotlib(quick_detector, monkeypatch):
     for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
         monkeypatch.setitem(sys.modules, name, None)
-    with pytest.raises(ImportError, match=r"pip install sklearn-rmd\[plot\]"):
+    with pytest.raises(ImportError, match=r"pip install '\.\[plot\]'"):
         plot_label_quality(quick_detector)
