@@ -5,6 +5,7 @@
     sklearn-rmd demo [--noise-rate 0.4] [--seed 0] [--quick]
     sklearn-rmd detect data.csv --label COLUMN [--out issues.csv]
     sklearn-rmd clean data.csv --label COLUMN --out cleaned.csv [--relabel]
+                      [--audit cleaned.audit.csv | --no-audit]
 
 ``detect`` and ``clean`` read a CSV file as text (:mod:`sklearn_rmd.tables`;
 Parquet with pandas and pyarrow), use every other column as a feature
@@ -14,9 +15,10 @@ text columns one-hot encoded, then standardised by
 :class:`~sklearn_rmd.NoisyLabelDetector`. Its network is the detector's
 default one (``input_shape`` from ``--input-shape``); ``--quick`` makes it
 tiny and short, for a first look in seconds. ``clean`` copies the kept
-records of a CSV file byte for byte. Outputs are written through a
-temporary file and an atomic rename, and never over the input without
-``--force``. Bad input ends with a one-line message on stderr and exit
+records of a CSV file byte for byte, and writes what it removed or
+relabelled to an audit file (:mod:`sklearn_rmd.audit`). Outputs are
+written through a temporary file and an atomic rename, and never over the
+input without ``--force``. Bad input ends with a one-line message on stderr and exit
 status 1 (2 for a wrong command line, 130 for Ctrl-C).
 
 The Python equivalent of ``sklearn-rmd detect data.csv --label y --seed 0``
@@ -28,12 +30,14 @@ labels of :func:`prepare_features`.
 
 import argparse
 import contextlib
+import os
 import sys
 import time
 import warnings
 
 import numpy as np
 
+from .audit import audit_trail, default_audit_path
 from .preprocessing import (MAX_CATEGORIES, MISSING_TEXT, ColumnError,
                             make_table_preprocessor, row_name, table_features)
 from .tables import (check_output, is_parquet, read_table, require_pandas, write_frame,
@@ -209,9 +213,9 @@ def _check_folds(y, args):
             "--cv (at least 2), --mode single, or remove those rows")
 
 
-def _run_detector(args, action):
-    if args.out:  # fail before training, not after
-        check_output(args.out, args.data, force=args.force)
+def _run_detector(args, action, outputs):
+    for path in outputs:  # fail before training, not after
+        check_output(path, args.data, force=args.force)
     table, text = read_table(args.data, sep=args.sep)
     features, y, notes = prepare_features(table, args.label, args.id_column, args.drop)
     _check_folds(y, args)
@@ -264,7 +268,7 @@ def _summary(detector, n_rows, seconds, top):
 
 
 def _detect(args):
-    _, _, _, detector = _run_detector(args, "remove")
+    _, _, _, detector = _run_detector(args, "remove", [args.out] if args.out else [])
     if args.out:
         report = detector.label_issues()
         report.index.name = report.index.name or "row"
@@ -277,13 +281,21 @@ def _detect(args):
 def _clean(args):
     """Write the kept rows (or all, relabelled); a CSV file's text is copied as it is."""
     action = "relabel" if args.relabel else "remove"
-    table, text, y, detector = _run_detector(args, action)
+    audit = None if args.no_audit else args.audit or default_audit_path(args.out)
+    if audit is not None and os.path.realpath(audit) == os.path.realpath(args.out):
+        raise CLIError(f"--audit {audit}: is also --out; give the audit trail another name")
+    table, text, y, detector = _run_detector(args, action, [args.out, audit] if audit
+                                             else [args.out])
     flagged = detector.is_label_issue_
     given = y.to_numpy()
     labels = np.where(flagged, detector.suggested_label_, given) if args.relabel else given
     changed = np.flatnonzero(labels != given)
     keep = np.ones(len(y), bool) if args.relabel else ~flagged
     column = [str(c) for c in table.columns].index(args.label)
+    if audit is not None:  # first: the record of a change never lags behind it
+        trail = audit_trail(given, labels, keep, detector.suggested_label_,
+                            detector.label_quality_, y.index if args.id_column else None)
+        write_frame(trail, audit, index=False)
     if text is not None and not is_parquet(args.out):
         new_cells = {int(row): (column, str(labels[row])) for row in changed}
         write_text(text.to_text(keep, new_cells), args.out)
@@ -297,6 +309,9 @@ def _clean(args):
     else:
         what = f"removed the {int(flagged.sum())} flagged rows"
     print(f"Wrote {int(keep.sum())} rows to {args.out}: {what}.")
+    if audit is not None:
+        print(f"Wrote the audit trail of the {len(trail)} changed rows to {audit} "
+              f"(columns: {', '.join(trail.columns)}; row counts data rows from 0).")
     return 0
 
 
@@ -361,6 +376,14 @@ def _parser():
             sub.add_argument("--relabel", action="store_true",
                              help="keep every row and replace flagged labels by the "
                                   "suggested label, instead of removing those rows")
+            trail = sub.add_mutually_exclusive_group()
+            trail.add_argument("--audit", metavar="FILE",
+                               help="where to write the removed or relabelled rows: row "
+                                    "(data rows counted from 0), action, given_label, "
+                                    "suggested_label, label_quality (default: --out's "
+                                    "name with .audit.csv, e.g. cleaned.audit.csv)")
+            trail.add_argument("--no-audit", action="store_true",
+                               help="write no audit trail")
         sub.add_argument("--force", action="store_true",
                          help="allow --out to be the input file (it is replaced)")
         sub.add_argument("--id-column", metavar="COLUMN",

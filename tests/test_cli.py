@@ -132,6 +132,12 @@ def test_clean_removes_or_relabels_the_flagged_rows(tmp_path, csv, table, api_de
         kept = table[~flagged].reset_index(drop=True)
         pd.testing.assert_frame_equal(cleaned, kept, check_exact=False)
         assert f"removed the {flagged.sum()} flagged rows" in out
+    audit = pd.read_csv(tmp_path / "cleaned.audit.csv")
+    changed = np.flatnonzero(flagged & (detector.suggested_label_ != table["label"])
+                             if relabel else flagged)
+    assert list(audit["row"]) == list(changed)
+    np.testing.assert_allclose(audit["label_quality"], detector.label_quality_[changed],
+                               rtol=1e-6)
 
 
 # --------------------------------------------------------------- bad input
@@ -237,6 +243,7 @@ class FlagRows:
         following = classes[(np.searchsorted(classes, y) + 1) % len(classes)]
         self.is_label_issue_ = np.isin(np.arange(len(y)), self.rows)
         self.suggested_label_ = np.where(self.is_label_issue_, following, y)
+        self.label_quality_ = np.where(self.is_label_issue_, 0.25, 0.75)
         self.noise_rate_ = float(self.is_label_issue_.mean())
         return self
 
@@ -398,7 +405,8 @@ def test_a_failed_write_leaves_the_old_output_and_no_partial_file(
     before = _files(tmp_path)
 
     def fail(source, target):
-        assert open(source).read().startswith("zip,code")  # written in full, then moved
+        # The audit trail, then the table: each written in full, then moved.
+        assert open(source).read().startswith(("row,action", "zip,code"))
         raise failure("disk gone")
 
     monkeypatch.setattr(os, "replace", fail)
