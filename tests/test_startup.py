@@ -49,6 +49,7 @@ def fresh(setup):
     (["--help"], 0, 1, "usage: sklearn-rmd"),
     (["--version"], 0, 1, f"sklearn-rmd {sklearn_rmd.__version__}"),
     (["detect", "--help"], 0, 1, "--label COLUMN"),
+    (["demo", "--help"], 0, 1, "--noise-rate"),
     (["detect", "no-such-file.csv", "--label", "y"], 1, 2, "no-such-file.csv: no such file"),
     (["detect", "data.csv"], 2, 2, "--label"),
 ])
