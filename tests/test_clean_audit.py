@@ -4,12 +4,17 @@ import numpy as np
 import pytest
 
 pd = pytest.importorskip("pandas")
-from test_cli import FAST_ARGS, flag_rows, run, text_csv  # noqa: E402, F401 (a fixture)
+from test_cli import FAST_ARGS, flag_rows, run, write_text_csv  # noqa: E402
 
 from sklearn_rmd.audit import audit_trail, default_audit_path  # noqa: E402
 
 COLUMNS = ["row", "action", "given_label", "suggested_label", "label_quality"]
 FLAGGED = [0, 4, 29]
+
+
+@pytest.fixture
+def text_csv(tmp_path):
+    return write_text_csv(tmp_path)
 
 
 def read_text(path):

@@ -266,13 +266,18 @@ ROWS = [[f"0{2139 + i}", ["NA", "None", "NULL", "x", ""][i % 5], f'"n, {i}"',
          f"{(i % 3) * 4 + (i % 7) / 10:.1f}", LABELS[i % 3]] for i in range(30)]
 
 
-@pytest.fixture
-def text_csv(tmp_path):
+def write_text_csv(folder):
+    """HEADER and ROWS as ``folder/data.csv``; returns its path and its records."""
     records = [_record(HEADER)] + [_record(row) for row in ROWS]
     records[-1] = records[-1].rstrip("\r\n")  # no line break after the last row
-    path = tmp_path / "data.csv"
+    path = folder / "data.csv"
     path.write_bytes("".join(records).encode())
     return path, records
+
+
+@pytest.fixture
+def text_csv(tmp_path):
+    return write_text_csv(tmp_path)
 
 
 @pytest.mark.parametrize("flagged", [[], [0, 4, 29]])
