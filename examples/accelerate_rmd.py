@@ -8,7 +8,7 @@ Launch with, for example::
 Every process runs this whole script: each builds the same data, each trains on
 its share of every epoch's batches (gradients averaged by DistributedDataParallel),
 and each ends with the same fitted model. Print and save from the main process only.
-Needs the optional extra: ``pip install 'sklearn-rmd[accelerate]'``.
+Needs the optional extra: ``pip install '.[accelerate]'`` in the sklearn-rmd checkout.
 """
 
 import argparse

@@ -66,7 +66,7 @@ ax.figure.set_size_inches(7, 6)
 # -----------------
 # The self-supervised teacher never saw a label. Mapped to two dimensions by
 # t-SNE (``method="pca"`` is faster),
-# its embeddings group the rows by digit; the flagged rows (crosses) carry a
+# its embeddings group the rows by digit; the flagged rows (black rings) carry a
 # label that disagrees with where they sit.
 ax = plot_embedding(detector, X, y=y_noisy, method="tsne")
 ax.figure.set_size_inches(7, 6)

@@ -53,7 +53,7 @@ for name, model in models.items():
 # ---------------
 # :func:`~sklearn_rmd.plotting.plot_training_curves` draws the SimSiam loss of
 # stage 1 (shaded), then each stage-2 term: the cross-entropy on the noisy
-# labels, the edge and node terms of the relation loss, and the accuracy on
-# the held-out split that early stopping watches.
+# labels, the edge and node terms of the relation loss, and, on its own scale
+# on the right, the accuracy on the held-out split that early stopping watches.
 ax = plot_training_curves(models["RMDClassifier"])
 ax.figure.set_size_inches(7, 4)

@@ -5,6 +5,7 @@
     sklearn-rmd demo [--noise-rate 0.4] [--seed 0] [--quick]
     sklearn-rmd detect data.csv --label COLUMN [--out issues.csv]
     sklearn-rmd clean data.csv --label COLUMN --out cleaned.csv [--relabel]
+                      [--audit cleaned.audit.csv | --no-audit]
 
 ``detect`` and ``clean`` read a CSV file as text (:mod:`sklearn_rmd.tables`;
 Parquet with pandas and pyarrow), use every other column as a feature
@@ -14,9 +15,10 @@ text columns one-hot encoded, then standardised by
 :class:`~sklearn_rmd.NoisyLabelDetector`. Its network is the detector's
 default one (``input_shape`` from ``--input-shape``); ``--quick`` makes it
 tiny and short, for a first look in seconds. ``clean`` copies the kept
-records of a CSV file byte for byte. Outputs are written through a
-temporary file and an atomic rename, and never over the input without
-``--force``. Bad input ends with a one-line message on stderr and exit
+records of a CSV file byte for byte, and writes what it removed or
+relabelled to an audit file (:mod:`sklearn_rmd.audit`). Outputs are
+written through a temporary file and an atomic rename, and never over the
+input without ``--force``. Bad input ends with a one-line message on stderr and exit
 status 1 (2 for a wrong command line, 130 for Ctrl-C).
 
 The Python equivalent of ``sklearn-rmd detect data.csv --label y --seed 0``
@@ -28,19 +30,20 @@ labels of :func:`prepare_features`.
 
 import argparse
 import contextlib
+import os
 import sys
 import time
 import warnings
 
 import numpy as np
-from skorch.callbacks import Callback
 
+from .audit import audit_trail, default_audit_path
 from .preprocessing import (MAX_CATEGORIES, MISSING_TEXT, ColumnError,
                             make_table_preprocessor, row_name, table_features)
-from .tables import check_output, is_parquet, read_table, write_frame, write_text
+from .tables import (check_output, is_parquet, read_table, require_pandas, write_frame,
+                     write_text)
 
 PROG = "sklearn-rmd"
-CLI_EXTRA = "pip install sklearn-rmd[cli]"
 
 #: Network settings that ``--quick`` puts over the detector's default network:
 #: two teacher epochs, three classifier epochs, a small MLP.
@@ -50,14 +53,6 @@ QUICK_NETWORK = dict(pretrain_epochs=2, max_epochs=3, hidden_dims=(32,), embeddi
 
 class CLIError(Exception):
     """A problem with the input that the user can fix; printed as one line."""
-
-
-def _pandas():
-    try:
-        import pandas as pd
-    except ImportError as error:
-        raise CLIError(f"reading and writing tables needs pandas: {CLI_EXTRA}") from error
-    return pd
 
 
 # ---------------------------------------------------------------- features
@@ -129,7 +124,7 @@ def prepare_features(table, label, id_column=None, drop=()):
 
 def _check_labels(y):
     """Refuse missing, mixed, continuous or single-class labels; never convert them."""
-    pd = _pandas()
+    pd = require_pandas()
     stripped = y.map(lambda v: v.strip() if isinstance(v, str) else v)
     missing = (stripped.isna() | stripped.isin(MISSING_TEXT)).to_numpy()
     if missing.any():
@@ -206,30 +201,6 @@ def build_detector(*, quick=False, input_shape=None, mode="cv", cv=3, n_neighbor
                               verbose=verbose)
 
 
-class EpochProgress(Callback):
-    """A one-line progress bar of each network's epochs, drawn on stderr."""
-
-    def __init__(self, width=24):
-        self.width = width
-
-    def on_train_begin(self, net, **kwargs):
-        self.start_ = time.perf_counter()
-
-    def on_epoch_end(self, net, **kwargs):
-        done, total = len(net.history), max(net.max_epochs, 1)
-        filled = int(self.width * min(done, total) / total)
-        sys.stderr.write(f"\r    [{'#' * filled}{'.' * (self.width - filled)}] "
-                         f"epoch {done}/{total}")
-        sys.stderr.flush()
-
-    def on_train_end(self, net, **kwargs):
-        seconds = time.perf_counter() - getattr(self, "start_", time.perf_counter())
-        stopped = " (stopped early)" if len(net.history) < net.max_epochs else ""
-        sys.stderr.write(f"\r    {len(net.history)} epochs in {seconds:.1f} s{stopped}"
-                         + " " * (self.width + 6) + "\n")
-        sys.stderr.flush()
-
-
 def _check_folds(y, args):
     if args.mode != "cv":
         return
@@ -242,9 +213,9 @@ def _check_folds(y, args):
             "--cv (at least 2), --mode single, or remove those rows")
 
 
-def _run_detector(args, action):
-    if args.out:  # fail before training, not after
-        check_output(args.out, args.data, force=args.force)
+def _run_detector(args, action, outputs):
+    for path in outputs:  # fail before training, not after
+        check_output(path, args.data, force=args.force)
     table, text = read_table(args.data, sep=args.sep)
     features, y, notes = prepare_features(table, args.label, args.id_column, args.drop)
     _check_folds(y, args)
@@ -261,7 +232,11 @@ def _run_detector(args, action):
     for note in notes:
         print(f"  {note}")
     progress = not args.quiet
-    callbacks = [EpochProgress()] if progress and sys.stderr.isatty() else None
+    callbacks = None
+    if progress and sys.stderr.isatty():
+        from .progress import EpochProgress
+
+        callbacks = [EpochProgress()]
     detector = build_detector(
         quick=args.quick, input_shape=input_shape, mode=args.mode,
         cv=args.cv, n_neighbors=args.n_neighbors, threshold=args.threshold,
@@ -293,7 +268,7 @@ def _summary(detector, n_rows, seconds, top):
 
 
 def _detect(args):
-    _, _, _, detector = _run_detector(args, "remove")
+    _, _, _, detector = _run_detector(args, "remove", [args.out] if args.out else [])
     if args.out:
         report = detector.label_issues()
         report.index.name = report.index.name or "row"
@@ -306,13 +281,21 @@ def _detect(args):
 def _clean(args):
     """Write the kept rows (or all, relabelled); a CSV file's text is copied as it is."""
     action = "relabel" if args.relabel else "remove"
-    table, text, y, detector = _run_detector(args, action)
+    audit = None if args.no_audit else args.audit or default_audit_path(args.out)
+    if audit is not None and os.path.realpath(audit) == os.path.realpath(args.out):
+        raise CLIError(f"--audit {audit}: is also --out; give the audit trail another name")
+    table, text, y, detector = _run_detector(args, action, [args.out, audit] if audit
+                                             else [args.out])
     flagged = detector.is_label_issue_
     given = y.to_numpy()
     labels = np.where(flagged, detector.suggested_label_, given) if args.relabel else given
     changed = np.flatnonzero(labels != given)
     keep = np.ones(len(y), bool) if args.relabel else ~flagged
     column = [str(c) for c in table.columns].index(args.label)
+    if audit is not None:  # first: the record of a change never lags behind it
+        trail = audit_trail(given, labels, keep, detector.suggested_label_,
+                            detector.label_quality_, y.index if args.id_column else None)
+        write_frame(trail, audit, index=False)
     if text is not None and not is_parquet(args.out):
         new_cells = {int(row): (column, str(labels[row])) for row in changed}
         write_text(text.to_text(keep, new_cells), args.out)
@@ -326,6 +309,9 @@ def _clean(args):
     else:
         what = f"removed the {int(flagged.sum())} flagged rows"
     print(f"Wrote {int(keep.sum())} rows to {args.out}: {what}.")
+    if audit is not None:
+        print(f"Wrote the audit trail of the {len(trail)} changed rows to {audit} "
+              f"(columns: {', '.join(trail.columns)}; row counts data rows from 0).")
     return 0
 
 
@@ -390,6 +376,14 @@ def _parser():
             sub.add_argument("--relabel", action="store_true",
                              help="keep every row and replace flagged labels by the "
                                   "suggested label, instead of removing those rows")
+            trail = sub.add_mutually_exclusive_group()
+            trail.add_argument("--audit", metavar="FILE",
+                               help="where to write the removed or relabelled rows: row "
+                                    "(data rows counted from 0), action, given_label, "
+                                    "suggested_label, label_quality (default: --out's "
+                                    "name with .audit.csv, e.g. cleaned.audit.csv)")
+            trail.add_argument("--no-audit", action="store_true",
+                               help="write no audit trail")
         sub.add_argument("--force", action="store_true",
                          help="allow --out to be the input file (it is replaced)")
         sub.add_argument("--id-column", metavar="COLUMN",

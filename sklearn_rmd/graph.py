@@ -62,8 +62,8 @@ def check_backend(backend, name="backend"):
         raise ValueError(f"{name}={backend!r}; use one of {BACKENDS}.")
     if backend in ("faiss", "hnsw") and _faiss() is None:
         raise ImportError(
-            f"{name}={backend!r} needs the faiss package: pip install "
-            "'sklearn-rmd[faiss]' (or faiss-cpu), or use 'torch'."
+            f"{name}={backend!r} needs the faiss package: pip install '.[faiss]' in "
+            "the sklearn-rmd checkout (or pip install faiss-cpu), or use 'torch'."
         )
 
 

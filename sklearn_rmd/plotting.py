@@ -1,15 +1,27 @@
 """Plots of fitted estimators: label quality, noise matrix, embeddings, training curves.
 
-matplotlib is an optional dependency (``pip install sklearn-rmd[plot]``); it is
+matplotlib is an optional dependency (``pip install '.[plot]'`` in the
+sklearn-rmd checkout, or ``pip install matplotlib``); it is
 imported inside each function, so ``import sklearn_rmd.plotting`` works without
 it. Every function draws into ``ax`` (a new figure's axes when None) and
-returns that :class:`matplotlib.axes.Axes`.
+returns that :class:`matplotlib.axes.Axes`. The embedding map and the
+training curves put their legend outside the axes, on the right, so that it
+covers no data: a new figure is made with ``layout='constrained'`` to keep
+it in view; for an ``ax`` of your own, save with ``bbox_inches='tight'``.
 """
+
+import itertools
 
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-_PLOT_EXTRA = "pip install sklearn-rmd[plot]"
+_PLOT_EXTRA = "pip install '.[plot]'"
+#: Colours of the stage-2 loss curves, in order; none is the stage-1 colour
+#: or the accuracy's, so that no two curves share one.
+LOSS_COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:brown", "tab:pink",
+                "tab:olive", "tab:cyan")
+STAGE1_COLOUR = "tab:purple"
+ACCURACY_COLOUR = "black"
 
 
 def _pyplot():
@@ -18,7 +30,8 @@ def _pyplot():
     except ImportError as error:  # pragma: no cover - exercised without matplotlib only
         raise ImportError(
             f"sklearn_rmd.plotting needs matplotlib, which is not installed. "
-            f"Install it with `{_PLOT_EXTRA}` (or `pip install matplotlib`)."
+            f"Install it with `{_PLOT_EXTRA}` in the sklearn-rmd checkout (or "
+            "`pip install matplotlib`)."
         ) from error
     return plt
 
@@ -26,8 +39,14 @@ def _pyplot():
 def _axes(ax):
     plt = _pyplot()
     if ax is None:
-        _, ax = plt.subplots()
+        _, ax = plt.subplots(layout="constrained")
     return ax
+
+
+def _legend_outside(ax, handles, title=None, gap=0.02):
+    """One legend to the right of ``ax``, ``gap`` axes widths away from it."""
+    return ax.legend(handles=handles, title=title, loc="upper left", fontsize="small",
+                     bbox_to_anchor=(1 + gap, 1), borderaxespad=0)
 
 
 def label_quality_cutoff(detector):
@@ -170,8 +189,8 @@ def _teacher_embeddings(model, X):
 
 
 def plot_embedding(model_or_detector, X, y=None, flagged=None, method="pca", ax=None,
-                   random_state=0):
-    """2-D map of the label-free teacher's embeddings, flagged rows marked.
+                   random_state=0, label_name="given label"):
+    """2-D map of the label-free teacher's embeddings, flagged rows ringed.
 
     Parameters
     ----------
@@ -183,13 +202,13 @@ def plot_embedding(model_or_detector, X, y=None, flagged=None, method="pca", ax=
       Rows to map, as passed to ``fit``.
 
     y : array-like of shape (n_samples,) or None (default=None)
-      Labels that colour the points (given or true ones); None draws one
-      colour.
+      Labels that colour the points (given or true ones: say which with
+      ``label_name``); None draws one colour.
 
     flagged : array-like of bool, shape (n_samples,) or None (default=None)
-      Rows to mark with a black cross. None uses the detector's
-      ``is_label_issue_`` when a detector is given and ``X`` has as many
-      rows as it was fitted on; otherwise nothing is marked.
+      Rows to ring in black. None uses the detector's ``is_label_issue_``
+      when a detector is given and ``X`` has as many rows as it was fitted
+      on; otherwise nothing is marked.
 
     method : {'pca', 'tsne'} (default='pca')
       Projection to 2-D: :class:`sklearn.decomposition.PCA` or
@@ -201,11 +220,17 @@ def plot_embedding(model_or_detector, X, y=None, flagged=None, method="pca", ax=
     random_state : int (default=0)
       Seed of the projection.
 
+    label_name : str (default="given label")
+      What ``y`` holds, the legend's title: ``'given label'`` for the
+      labels the model was fitted on, ``'true label'`` for clean ones.
+
     Returns
     -------
     ax : matplotlib Axes
-      One scatter of all rows (coloured by ``y``), then one of the flagged
-      rows when any are marked.
+      One scatter of all rows (coloured by ``y``), then, when any rows are
+      marked, one of unfilled black rings around the flagged rows, so their
+      colour stays visible. One legend, outside the axes on the right: a
+      colour per class, then the rings.
     """
     if method not in ("pca", "tsne"):
         raise ValueError(f"method={method!r}; use 'pca' or 'tsne'.")
@@ -215,46 +240,53 @@ def plot_embedding(model_or_detector, X, y=None, flagged=None, method="pca", ax=
     if flagged is None and hasattr(model_or_detector, "is_label_issue_") \
             and len(model_or_detector.is_label_issue_) == n:
         flagged = model_or_detector.is_label_issue_
-    if method == "pca":
-        from sklearn.decomposition import PCA
-
-        points = PCA(n_components=2, random_state=random_state).fit_transform(embeddings)
-    else:
-        from sklearn.manifold import TSNE
-
-        perplexity = float(min(30.0, max(1.0, (n - 1) / 3)))
-        points = TSNE(n_components=2, perplexity=perplexity, init="pca",
-                      random_state=random_state).fit_transform(embeddings)
-    if y is None:
-        ax.scatter(points[:, 0], points[:, 1], s=12, alpha=0.7, label="rows")
-    else:
-        y = np.asarray(y)
-        if len(y) != n:
-            raise ValueError(f"y has {len(y)} entries but X has {n} rows.")
-        classes, codes = np.unique(y, return_inverse=True)
-        cmap = "tab10" if len(classes) <= 10 else "tab20"
-        scatter = ax.scatter(points[:, 0], points[:, 1], c=codes, cmap=cmap, s=12,
-                             alpha=0.7, vmin=-0.5, vmax=len(classes) - 0.5)
-        from matplotlib.lines import Line2D
-
-        handles = [Line2D([], [], linestyle="", marker="o", markersize=4,
-                          color=scatter.cmap(scatter.norm(k)), label=str(c))
-                   for k, c in enumerate(classes)]
-        ax.add_artist(ax.legend(handles=handles, title="label", loc="upper right",
-                                fontsize="small"))
+    points = _project(embeddings, method, random_state)
+    handles = _scatter_by_label(ax, points, y)
     if flagged is not None:
         flagged = np.asarray(flagged, dtype=bool)
         if len(flagged) != n:
             raise ValueError(f"flagged has {len(flagged)} entries but X has {n} rows.")
         if flagged.any():
-            ax.scatter(points[flagged, 0], points[flagged, 1], marker="x", color="black",
-                       s=30, linewidths=1.0, label=f"flagged ({int(flagged.sum())})")
-            ax.legend(loc="lower left", fontsize="small")
+            handles.append(ax.scatter(
+                points[flagged, 0], points[flagged, 1], marker="o", s=70,
+                facecolors="none", edgecolors="black", linewidths=1.0,
+                label=f"flagged ({int(flagged.sum())})"))
+    _legend_outside(ax, handles, title=label_name if y is not None else None)
     name = "PCA" if method == "pca" else "t-SNE"
     ax.set_xlabel(f"{name} 1")
     ax.set_ylabel(f"{name} 2")
     ax.set_title(f"Teacher embeddings ({name})")
     return ax
+
+
+def _project(embeddings, method, random_state):
+    if method == "pca":
+        from sklearn.decomposition import PCA
+
+        return PCA(n_components=2, random_state=random_state).fit_transform(embeddings)
+    from sklearn.manifold import TSNE
+
+    perplexity = float(min(30.0, max(1.0, (len(embeddings) - 1) / 3)))
+    return TSNE(n_components=2, perplexity=perplexity, init="pca",
+                random_state=random_state).fit_transform(embeddings)
+
+
+def _scatter_by_label(ax, points, y):
+    """Scatter every row, coloured by ``y``; return one legend handle per colour."""
+    if y is None:
+        return [ax.scatter(points[:, 0], points[:, 1], s=12, alpha=0.7, label="rows")]
+    y = np.asarray(y)
+    if len(y) != len(points):
+        raise ValueError(f"y has {len(y)} entries but X has {len(points)} rows.")
+    from matplotlib.lines import Line2D
+
+    classes, codes = np.unique(y, return_inverse=True)
+    cmap = "tab10" if len(classes) <= 10 else "tab20"
+    scatter = ax.scatter(points[:, 0], points[:, 1], c=codes, cmap=cmap, s=12,
+                         alpha=0.7, vmin=-0.5, vmax=len(classes) - 0.5)
+    return [Line2D([], [], linestyle="", marker="o", markersize=4,
+                   color=scatter.cmap(scatter.norm(k)), label=str(c))
+            for k, c in enumerate(classes)]
 
 
 def _history_column(history, key):
@@ -265,7 +297,7 @@ def _history_column(history, key):
 
 
 def plot_training_curves(classifier, ax=None):
-    """Each loss term per epoch, stage 1 (SimSiam) then stage 2.
+    """Each loss term per epoch, stage 1 (SimSiam) then stage 2, and the accuracy.
 
     Parameters
     ----------
@@ -273,46 +305,61 @@ def plot_training_curves(classifier, ax=None):
       Fitted; reads ``teacher_.history_`` and ``history_``.
 
     ax : matplotlib Axes or None (default=None)
-      Where to draw; None makes a new figure.
+      Where to draw the losses; None makes a new figure.
 
     Returns
     -------
     ax : matplotlib Axes
-      One line per series, in this order when present: ``stage 1: SimSiam
-      loss`` (epochs 1 to P, over a shaded band), then over epochs P+1 on:
-      ``total loss`` (when the relation term is on), the base loss
-      (``train_ce``, ``train_gce``, ...), ``train_edge``, ``train_node`` and
-      ``valid_acc`` (accuracy on the early-stopping split, noisy labels).
+      The losses, one line per series, each in its own colour, in this
+      order when present: ``stage 1: SimSiam loss`` (epochs 1 to P, over a
+      shaded band), then over epochs P+1 on: ``total loss`` (when the
+      relation term is on), the base loss (``train_ce``, ``train_gce``,
+      ...), ``train_edge`` and ``train_node``. ``valid_acc`` (accuracy on
+      the early-stopping split, noisy labels) has its own Axes sharing the
+      epochs, with its scale on the right (``ax.figure.axes[-1]``). One
+      legend for both, outside on the right.
     """
     check_is_fitted(classifier, "history_")
     ax = _axes(ax)
-    offset = 0
+    handles, offset = [], 0
     teacher_history = getattr(getattr(classifier, "teacher_", None), "history_", None)
     if teacher_history is not None and len(teacher_history):
         simsiam = _history_column(teacher_history, "train_loss")
         if simsiam is not None:
             epochs = np.arange(1, len(simsiam) + 1)
             ax.axvspan(0.5, len(simsiam) + 0.5, color="0.92", zorder=0)
-            ax.plot(epochs, simsiam, marker=".", color="tab:purple",
-                    label="stage 1: SimSiam loss")
+            handles += ax.plot(epochs, simsiam, marker=".", color=STAGE1_COLOUR,
+                               label="stage 1: SimSiam loss")
             offset = len(simsiam)
     history = classifier.history_
-    if len(history):
-        keys = [k for k in history[-1] if k.startswith("train_") and not k.endswith("_best")
-                and k not in ("train_loss", "train_batch_count", "train_edge", "train_node")]
-        relations = "train_edge" in history[-1] or "train_node" in history[-1]
-        series = [("train_loss", "total loss")] if relations else []
-        series += [(k, k) for k in keys]
-        series += [("train_edge", "train_edge"), ("train_node", "train_node"),
-                   ("valid_acc", "valid_acc")]
-        epochs = offset + np.arange(1, len(history) + 1)
-        for key, label in series:
-            values = _history_column(history, key)
-            if values is not None:
-                ax.plot(epochs, values, marker=".", label=label,
-                        linestyle=":" if key == "valid_acc" else "-")
+    epochs = offset + np.arange(1, len(history) + 1)
+    for (key, label), colour in zip(_loss_series(history), itertools.cycle(LOSS_COLOURS)):
+        values = _history_column(history, key)
+        if values is not None:
+            handles += ax.plot(epochs, values, marker=".", color=colour, label=label)
+    accuracy = _history_column(history, "valid_acc") if len(history) else None
+    gap = 0.02
+    if accuracy is not None:
+        accuracy_ax = ax.twinx()
+        handles += accuracy_ax.plot(epochs, accuracy, marker=".", linestyle=":",
+                                    color=ACCURACY_COLOUR, label="valid_acc")
+        accuracy_ax.set_ylim(0.0, 1.02)
+        accuracy_ax.set_ylabel("validation accuracy (noisy labels)")
+        gap = 0.18  # clear the accuracy's scale
     ax.set_xlabel("epoch (stage 1, then stage 2)" if offset else "epoch")
-    ax.set_ylabel("loss / accuracy")
+    ax.set_ylabel("loss")
     ax.set_title("Training curves")
-    ax.legend(fontsize="small")
+    _legend_outside(ax, handles, gap=gap)
     return ax
+
+
+def _loss_series(history):
+    """(history key, curve label) of each stage-2 loss, in drawing order."""
+    if not len(history):
+        return []
+    keys = [k for k in history[-1] if k.startswith("train_") and not k.endswith("_best")
+            and k not in ("train_loss", "train_batch_count", "train_edge", "train_node")]
+    relations = "train_edge" in history[-1] or "train_node" in history[-1]
+    series = [("train_loss", "total loss")] if relations else []
+    return series + [(k, k) for k in keys] + [("train_edge", "train_edge"),
+                                              ("train_node", "train_node")]

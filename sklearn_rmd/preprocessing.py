@@ -14,9 +14,6 @@ refusing the columns it cannot use with a message that names them.
 """
 
 import numpy as np
-from sklearn.compose import ColumnTransformer, make_column_selector
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 #: A text column with more distinct values than this is refused by
 #: :func:`table_features`, and :func:`make_table_preprocessor` groups the
@@ -80,6 +77,12 @@ def make_table_preprocessor(*, max_categories=MAX_CATEGORIES, scale=True):
            [2., 0., 1.],
            [3., 1., 0.]])
     """
+    # Imported here: the command line reads this module before it knows
+    # whether a command needs scikit-learn (``--help`` does not).
+    from sklearn.compose import ColumnTransformer, make_column_selector
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
     encoder = OneHotEncoder(handle_unknown="ignore", max_categories=max_categories,
                             sparse_output=False)
     columns = ColumnTransformer(

@@ -38,12 +38,16 @@ def is_parquet(path):
     return str(path).lower().endswith(PARQUET_SUFFIXES)
 
 
-def _pandas():
+#: How to install what reading and writing tables needs.
+CLI_EXTRA = "pip install '.[cli]' in the sklearn-rmd checkout (or pip install pandas)"
+
+
+def require_pandas():
+    """Import pandas, or fail with an ImportError that says how to install it."""
     try:
         import pandas as pd
     except ImportError as error:
-        raise ImportError("reading and writing tables needs pandas: "
-                          "pip install sklearn-rmd[cli]") from error
+        raise ImportError(f"reading and writing tables needs pandas: {CLI_EXTRA}") from error
     return pd
 
 
@@ -86,7 +90,7 @@ class TextTable:
 
     def frame(self):
         """The cells as a DataFrame of strings, one column per header name."""
-        pd = _pandas()
+        pd = require_pandas()
         return pd.DataFrame(self.rows, columns=self.header, dtype=object)
 
     def to_text(self, keep=None, new_cells=None):
@@ -293,7 +297,6 @@ def read_table(path, sep=None):
     TableError
       Missing, empty, binary, badly compressed or unparsable file.
     """
-    pd = _pandas()
     if not os.path.exists(path):
         raise TableError(f"{path}: no such file")
     if os.path.isdir(path):
@@ -303,7 +306,7 @@ def read_table(path, sep=None):
     if is_parquet(path):
         _require_pyarrow(path, "reading")
         try:
-            return pd.read_parquet(path), None
+            return require_pandas().read_parquet(path), None
         except Exception as error:  # pyarrow raises its own error types
             raise TableError(f"{path}: not a readable Parquet file ({_first_line(error)})") \
                 from error

@@ -132,6 +132,12 @@ def test_clean_removes_or_relabels_the_flagged_rows(tmp_path, csv, table, api_de
         kept = table[~flagged].reset_index(drop=True)
         pd.testing.assert_frame_equal(cleaned, kept, check_exact=False)
         assert f"removed the {flagged.sum()} flagged rows" in out
+    audit = pd.read_csv(tmp_path / "cleaned.audit.csv")
+    changed = np.flatnonzero(flagged & (detector.suggested_label_ != table["label"])
+                             if relabel else flagged)
+    assert list(audit["row"]) == list(changed)
+    np.testing.assert_allclose(audit["label_quality"], detector.label_quality_[changed],
+                               rtol=1e-6)
 
 
 # --------------------------------------------------------------- bad input
@@ -197,7 +203,7 @@ def test_without_pandas_names_the_extra(csv, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "pandas", None)
     status, _, err = run(["detect", csv, "--label", "label", *FAST_ARGS], capsys)
     assert status == 1
-    assert "pip install sklearn-rmd[cli]" in err
+    assert "pip install '.[cli]'" in err
 
 
 # --------------------------------------------------------- demo and script
@@ -237,6 +243,7 @@ class FlagRows:
         following = classes[(np.searchsorted(classes, y) + 1) % len(classes)]
         self.is_label_issue_ = np.isin(np.arange(len(y)), self.rows)
         self.suggested_label_ = np.where(self.is_label_issue_, following, y)
+        self.label_quality_ = np.where(self.is_label_issue_, 0.25, 0.75)
         self.noise_rate_ = float(self.is_label_issue_.mean())
         return self
 
@@ -259,13 +266,18 @@ ROWS = [[f"0{2139 + i}", ["NA", "None", "NULL", "x", ""][i % 5], f'"n, {i}"',
          f"{(i % 3) * 4 + (i % 7) / 10:.1f}", LABELS[i % 3]] for i in range(30)]
 
 
-@pytest.fixture
-def text_csv(tmp_path):
+def write_text_csv(folder):
+    """HEADER and ROWS as ``folder/data.csv``; returns its path and its records."""
     records = [_record(HEADER)] + [_record(row) for row in ROWS]
     records[-1] = records[-1].rstrip("\r\n")  # no line break after the last row
-    path = tmp_path / "data.csv"
+    path = folder / "data.csv"
     path.write_bytes("".join(records).encode())
     return path, records
+
+
+@pytest.fixture
+def text_csv(tmp_path):
+    return write_text_csv(tmp_path)
 
 
 @pytest.mark.parametrize("flagged", [[], [0, 4, 29]])
@@ -398,7 +410,8 @@ def test_a_failed_write_leaves_the_old_output_and_no_partial_file(
     before = _files(tmp_path)
 
     def fail(source, target):
-        assert open(source).read().startswith("zip,code")  # written in full, then moved
+        # The audit trail, then the table: each written in full, then moved.
+        assert open(source).read().startswith(("row,action", "zip,code"))
         raise failure("disk gone")
 
     monkeypatch.setattr(os, "replace", fail)

@@ -24,6 +24,16 @@ def _close_figures():
     plt.close("all")
 
 
+def extents(ax):
+    """Drawn extents, in pixels, of ``ax``, of its legend and of the figure's last Axes
+    (tick labels and axis label included)."""
+    figure = ax.figure
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    return (ax.get_window_extent(renderer), ax.get_legend().get_window_extent(renderer),
+            figure.axes[-1].get_tightbbox(renderer))
+
+
 @pytest.fixture(scope="module")
 def noisy(tabular):
     """The tabular rows with string labels, 12 of them flipped to the next class."""
@@ -120,9 +130,31 @@ def test_embedding_of_a_detector_marks_its_flagged_rows(rmd_detector, noisy, met
     ax = plot_embedding(rmd_detector, X, y=y_noisy, method=method)
     rows, marked = ax.collections
     assert rows.get_offsets().shape == (len(X), 2)
-    assert len(marked.get_offsets()) == rmd_detector.is_label_issue_.sum() > 0
-    legend_labels = [t.get_text() for t in ax.artists[0].get_texts()] if ax.artists else []
-    assert legend_labels == list(LABELS)
+    n_flagged = rmd_detector.is_label_issue_.sum()
+    assert len(marked.get_offsets()) == n_flagged > 0
+    legend = ax.get_legend()
+    assert legend.get_title().get_text() == "given label"
+    assert [t.get_text() for t in legend.get_texts()] == [*LABELS, f"flagged ({n_flagged})"]
+
+
+def test_embedding_rings_leave_the_label_colours_visible(rmd_detector, noisy):
+    X, y_noisy, _ = noisy
+    ax = plot_embedding(rmd_detector, X, y=y_noisy, label_name="true label")
+    ax.figure.canvas.draw()  # maps the labels to colours
+    rows, marked = ax.collections
+    assert len(set(map(tuple, rows.get_facecolors()))) == len(LABELS)
+    assert marked.get_facecolors().size == 0 or (marked.get_facecolors()[:, 3] == 0).all()
+    assert (marked.get_edgecolors()[:, :3] == 0).all()  # black rings
+    assert marked.get_sizes()[0] > 2 * rows.get_sizes()[0]  # around the point, not on it
+    assert ax.get_legend().get_title().get_text() == "true label"
+
+
+def test_embedding_legend_is_outside_the_data(rmd_detector, noisy):
+    X, y_noisy, _ = noisy
+    ax = plot_embedding(rmd_detector, X, y=y_noisy)
+    data, legend, _ = extents(ax)
+    assert legend.x0 >= data.x1
+    assert ax.figure.axes == [ax] and not ax.artists  # the one legend is that one
 
 
 def test_embedding_of_a_classifier_with_given_flags(classifier, tabular):
@@ -158,7 +190,7 @@ def test_embedding_errors(classifier, quick_detector, noisy):
 # ----------------------------------------------------------- training curves
 def test_training_curves_lines_follow_the_histories(classifier):
     ax = plot_training_curves(classifier)
-    lines = {line.get_label(): line for line in ax.get_lines()}
+    lines = {line.get_label(): line for axes in ax.figure.axes for line in axes.get_lines()}
     assert list(lines) == ["stage 1: SimSiam loss", "total loss", "train_ce", "train_edge",
                            "train_node", "valid_acc"]
     n_pre, n_main = len(classifier.teacher_.history_), len(classifier.history_)
@@ -172,10 +204,29 @@ def test_training_curves_lines_follow_the_histories(classifier):
         np.testing.assert_allclose(lines[label].get_ydata(), classifier.history_[:, key])
 
 
+def test_training_curves_accuracy_has_its_own_axis_and_every_curve_a_colour(classifier):
+    ax = plot_training_curves(classifier)
+    figure = ax.figure
+    assert len(figure.axes) == 2
+    accuracy_ax = figure.axes[1]
+    assert [line.get_label() for line in accuracy_ax.get_lines()] == ["valid_acc"]
+    assert "valid_acc" not in [line.get_label() for line in ax.get_lines()]
+    assert accuracy_ax.get_ylim() == pytest.approx((0.0, 1.02))
+    assert ax.get_ylabel() == "loss" and "accuracy" in accuracy_ax.get_ylabel()
+    colours = [matplotlib.colors.to_rgba(line.get_color())
+               for axes in figure.axes for line in axes.get_lines()]
+    assert len(colours) == 6 and len(set(colours)) == len(colours)
+    legend = ax.get_legend()
+    assert [t.get_text() for t in legend.get_texts()][-1] == "valid_acc"
+    data, legend_box, accuracy_box = extents(ax)
+    assert legend_box.x0 >= max(data.x1, accuracy_box.x1)  # clear of the data and the scale
+
+
 def test_training_curves_without_teacher_or_relations(tabular):
     clf = fast(relation_weight=0, init_from_teacher=False, early_stopping=False,
                base_loss="gce").fit(*tabular)
     ax = plot_training_curves(clf)
+    assert len(ax.figure.axes) == 1  # no validation split, no accuracy axis
     assert [line.get_label() for line in ax.get_lines()] == ["train_gce"]
     np.testing.assert_array_equal(ax.get_lines()[0].get_xdata(), np.arange(1, 4))
 
@@ -183,7 +234,7 @@ def test_training_curves_without_teacher_or_relations(tabular):
 def test_clear_message_without_matplotlib(quick_detector, monkeypatch):
     for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
         monkeypatch.setitem(sys.modules, name, None)
-    with pytest.raises(ImportError, match=r"pip install sklearn-rmd\[plot\]"):
+    with pytest.raises(ImportError, match=r"pip install '\.\[plot\]'"):
         plot_label_quality(quick_detector)
 
 

@@ -133,7 +133,7 @@ def test_knn_graph_rejects_bad_backend_and_chunk():
 
 def test_faiss_backend_without_faiss_says_how_to_install(monkeypatch):
     monkeypatch.setattr(graph, "_faiss", lambda: None)
-    with pytest.raises(ImportError, match=r"sklearn-rmd\[faiss\]"):
+    with pytest.raises(ImportError, match=r"pip install '\.\[faiss\]'"):
         knn_graph(np.random.RandomState(0).randn(20, 3), 3, backend="faiss")
     # 'auto' falls back to torch.
     monkeypatch.setattr(graph, "FAISS_MIN_ROWS", 10)
@@ -256,7 +256,7 @@ def test_auto_backend_goes_approximate_only_for_very_large_cpu_graphs(monkeypatc
 
 def test_hnsw_backend_without_faiss_says_how_to_install(monkeypatch):
     monkeypatch.setattr(graph, "_faiss", lambda: None)
-    with pytest.raises(ImportError, match=r"sklearn-rmd\[faiss\]"):
+    with pytest.raises(ImportError, match=r"pip install '\.\[faiss\]'"):
         knn_graph(np.random.RandomState(0).randn(20, 3), 3, backend="hnsw")
 
 
