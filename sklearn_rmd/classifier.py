@@ -18,11 +18,11 @@ from ._validation import validate_labelled
 from ._loader import DeviceBatchLoader
 from .augment import default_augment
 from .graph import knn_graph, neighbor_label_distribution
-from .losses import cross_entropy, generalized_cross_entropy, symmetric_cross_entropy
+from .losses import (RelationDistillationLoss, cross_entropy, generalized_cross_entropy,
+                     symmetric_cross_entropy)
 from .modules import (SimSiamModule, StudentNetwork, Students, make_encoder,
                       mean_softmax, output_dim)
-from .nets import (ACCELERATED_NETS, RelationDistillationLoss, RMDNet, SimSiamNet,
-                   release_accelerator)
+from .nets import ACCELERATED_NETS, RMDNet, SimSiamNet, release_accelerator
 
 BASE_LOSSES = ("ce", "gce", "sce", "coteaching")
 
@@ -236,8 +236,8 @@ class RMDClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(self, module=None, input_shape=None, hidden_dims=None, embedding_dim=128,
                  dropout=0.0, base_loss="ce", gce_q=0.7, sce_alpha=0.1, sce_beta=1.0,
-                 forget_rate=None, forget_epochs=10, relation_weight=10.0, node_weight=1.0,
-                 edge_weight=0.3, n_neighbors=None, relation_dim=128,
+                 forget_rate=None, forget_epochs=10, relation_weight=10.0, edge_weight=1.0,
+                 node_weight=0.0, n_neighbors=10, relation_dim=128, relation_warmup=5,
                  teacher_features="precomputed", init_from_teacher=True,
                  student_augment=False, augment="auto", augment_strength=0.5,
                  pretrain_epochs=40, pretrain_lr=1e-3, max_epochs=100, early_stopping=True,
@@ -256,10 +256,11 @@ class RMDClassifier(ClassifierMixin, BaseEstimator):
         self.forget_rate = forget_rate
         self.forget_epochs = forget_epochs
         self.relation_weight = relation_weight
-        self.node_weight = node_weight
         self.edge_weight = edge_weight
+        self.node_weight = node_weight
         self.n_neighbors = n_neighbors
         self.relation_dim = relation_dim
+        self.relation_warmup = relation_warmup
         self.teacher_features = teacher_features
         self.init_from_teacher = init_from_teacher
         self.student_augment = student_augment
@@ -301,7 +302,7 @@ class RMDClassifier(ClassifierMixin, BaseEstimator):
             if not 0 <= self.forget_rate < 1:
                 raise ValueError(f"forget_rate={self.forget_rate} must be in [0, 1).")
         for name in ("relation_weight", "node_weight", "edge_weight", "pretrain_epochs",
-                     "weight_decay", "augment_strength", "forget_epochs"):
+                     "weight_decay", "augment_strength", "forget_epochs", "relation_warmup"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name}={getattr(self, name)} must be non-negative.")
         for name in ("lr", "pretrain_lr"):
@@ -318,12 +319,8 @@ class RMDClassifier(ClassifierMixin, BaseEstimator):
             value = getattr(self, name)
             if not isinstance(value, numbers.Integral) or value < 1:
                 raise ValueError(f"{name}={value!r} must be a positive integer.")
-        if self.n_neighbors is not None and (
-                not isinstance(self.n_neighbors, numbers.Integral) or self.n_neighbors < 1):
-            raise ValueError(
-                f"n_neighbors={self.n_neighbors!r} must be a positive integer or None "
-                "(dense batch graph)."
-            )
+        if not isinstance(self.n_neighbors, numbers.Integral) or self.n_neighbors < 1:
+            raise ValueError(f"n_neighbors={self.n_neighbors!r} must be a positive integer.")
         if self.teacher_features not in ("precomputed", "online"):
             raise ValueError(
                 f"teacher_features={self.teacher_features!r}; use 'precomputed' or 'online'."
@@ -470,40 +467,48 @@ class RMDClassifier(ClassifierMixin, BaseEstimator):
             net.partial_fit({"x": X})
         return net
 
+    def _teacher_relations(self, X, teacher):
+        """What the relation term needs from the frozen teacher: its kNN graph
+        over the training rows (edge term) and, for the node term, its
+        features, precomputed or as a frozen copy run online."""
+        relations = {}
+        embeddings = teacher.forward({"x": X})
+        if self.edge_weight > 0:
+            n_neighbors = min(self.n_neighbors, len(X) - 1)
+            relations["graph"] = knn_graph(embeddings.numpy(), n_neighbors, device=self.device_)
+        if self.node_weight > 0:
+            relations["teacher_dim"] = embeddings.shape[1]
+            if self.teacher_features == "precomputed":
+                relations["teacher_features"] = torch.as_tensor(embeddings)
+            else:
+                relations["teacher_encoder"] = copy.deepcopy(teacher.module_.encoder)
+        return relations
+
     def _fit_student(self, X, y, teacher, seed):
         """Stage 2: the student network(s) on the noisy labels."""
         n_networks = 2 if self.base_loss == "coteaching" else 1
         encoders = [self._new_encoder(X.shape[1]) for _ in range(n_networks)]
         dim = output_dim(encoders[0], X.shape[1])
         students = Students([StudentNetwork(enc, dim, len(self.classes_)) for enc in encoders])
-        teacher_features, teacher_encoder, teacher_dim = None, None, None
+        relations = {}
         if teacher is not None:
             teacher_encoder = teacher.module_.encoder
-            teacher_dim = output_dim(teacher_encoder, X.shape[1])
             if self.init_from_teacher:
                 for network in students.networks:
                     network.encoder.load_state_dict(teacher_encoder.state_dict())
-            if self.relation_weight == 0:
-                teacher_encoder = None  # the teacher only initialised the student
-            elif self.teacher_features == "precomputed":
-                teacher_features = torch.as_tensor(teacher.forward({"x": X}))
-                teacher_encoder = None
-            else:
-                teacher_encoder = copy.deepcopy(teacher_encoder)
+            if self.relation_weight > 0:
+                relations = self._teacher_relations(X, teacher)
         criterion = RelationDistillationLoss(
-            self._base_loss_fn(), dim, n_networks,
-            teacher_features=teacher_features, teacher_encoder=teacher_encoder,
-            teacher_dim=teacher_dim, relation_dim=self.relation_dim,
-            relation_weight=self.relation_weight,
-            node_weight=self.node_weight, edge_weight=self.edge_weight,
-            n_neighbors=self.n_neighbors, forget_rate=self.forget_rate_ or 0.0,
-            forget_epochs=self.forget_epochs,
+            self._base_loss_fn(), dim, len(self.classes_), n_networks,
+            relation_dim=self.relation_dim, relation_weight=self.relation_weight,
+            edge_weight=self.edge_weight, node_weight=self.node_weight,
+            forget_rate=self.forget_rate_ or 0.0, forget_epochs=self.forget_epochs,
+            warmup_epochs=self.relation_warmup, **relations,
         )
         base_name = self.base_loss if isinstance(self.base_loss, str) else "base"
         scoring = [(f"train_{base_name}", PassthroughScoring(f"train_{base_name}", on_train=True))]
-        if criterion.uses_relations:
-            scoring += [(f"train_{key}", PassthroughScoring(f"train_{key}", on_train=True))
-                        for key in ("edge", "node")]
+        scoring += [(f"train_{key}", PassthroughScoring(f"train_{key}", on_train=True))
+                    for key in criterion.terms]
         split, stopping = self._early_stopping(y, seed)
         # Size batches for the rows stage 2 trains on: the (Stratified)ShuffleSplit
         # holds ceil(validation_fraction * n) out, so drop_last sees the real count.
