@@ -8,9 +8,11 @@ timings do not depend on how many BLAS or OpenMP threads happen to be free::
     import numpy as np  # noqa: E402
 """
 
+import argparse
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -120,3 +122,22 @@ def write_results(name, rows, markdown):
     print("\n" + markdown)
     print("written:", json_path, md_path)
     return json_path, md_path
+
+
+def parse_noise(key):
+    """'sym50' -> ('sym50', 'symmetric', 0.5); 'pair40' -> ('pair40', 'pair', 0.4)."""
+    match = re.fullmatch(r"(sym|pair)(\d{1,2})", key)
+    if not match:
+        raise argparse.ArgumentTypeError(f"noise {key!r}: use symNN or pairNN, e.g. sym50")
+    kind = {"sym": "symmetric", "pair": "pair"}[match.group(1)]
+    return key, kind, int(match.group(2)) / 100
+
+
+def mean_std(values):
+    """``[mean, std]`` of the values that are not None, or None if there are none."""
+    import numpy as np
+
+    values = [v for v in values if v is not None]
+    if not values:
+        return None
+    return [float(np.mean(values)), float(np.std(values))]

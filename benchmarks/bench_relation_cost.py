@@ -1,24 +1,23 @@
-"""What the relation term costs per stage-2 training step, against relation_dim.
+"""What the relation term costs per stage-2 training step.
 
 Protocol
 --------
 * The stage-2 pieces of ``RMDClassifier`` with its defaults (encoder built by
   ``make_encoder`` for 64 input features, 10 classes, batch size, lr, weight
-  decay, relation weight), a precomputed teacher table of 10 000 rows, fused
-  AdamW as in the estimator, float32, one CPU thread (``pin_threads``), or
-  CUDA when present.
+  decay, relation weights, K), a teacher kNN graph and feature table of
+  10 000 rows, fused AdamW as in the estimator, float32, one CPU thread
+  (``pin_threads``), or CUDA when present.
 * One training step = forward, ``RelationDistillationLoss``, backward and the
-  optimizer step, on a random batch of rows. Configurations: cross-entropy
-  alone (``relation_weight=0``, the baseline) and the relation term with
-  ``relation_dim`` in 16, 32, 64, 128 (default), 256.
+  optimizer step, on a random batch of rows. Configurations: ``off``
+  (``relation_weight=0``, the baseline), ``default`` (the estimator's
+  defaults: the edge term over the teacher's graph) and ``node`` (the
+  defaults plus the node term, ``node_weight=1``).
 * Each configuration is timed for ``--steps`` steps after a warm-up, in
   ``--rounds`` interleaved rounds so that a slow spell of a shared machine
   hits every configuration alike; per seed (network initialisation and
   batches) the median over rounds, then the mean over seeds 0, 1, 2.
-* Reported: milliseconds per step, the ratio to the cross-entropy step of the
-  same run, and the multiply-adds per step of the network and of the relation
-  term (forward and backward, matrix products only), whose ratio is the floor
-  of the step-time ratio when matrix products run at one speed.
+* Reported: milliseconds per step and the ratio to the ``off`` step of the
+  same run. Target: ``default`` at most 1.3 times ``off``.
 """
 
 import argparse
@@ -35,14 +34,16 @@ from torch import nn  # noqa: E402
 
 from _common import environment_info, write_results  # noqa: E402
 from sklearn_rmd import RMDClassifier  # noqa: E402
-from sklearn_rmd.losses import cross_entropy  # noqa: E402
+from sklearn_rmd.graph import knn_graph  # noqa: E402
+from sklearn_rmd.losses import RelationDistillationLoss, cross_entropy  # noqa: E402
 from sklearn_rmd.modules import StudentNetwork, Students, make_encoder  # noqa: E402
-from sklearn_rmd.nets import RelationDistillationLoss  # noqa: E402
 
 N_ROWS, N_FEATURES, N_CLASSES = 10_000, 64, 10
 DEFAULTS = RMDClassifier().get_params()
 BATCH = DEFAULTS["batch_size"]
-DIMS = (16, 32, 64, 128, 256)
+#: name -> parameters of the criterion over the defaults
+CONFIGS = {"off": dict(relation_weight=0.0), "default": {}, "node": dict(node_weight=1.0)}
+MAX_RATIO = 1.3
 
 
 def default_network():
@@ -56,34 +57,20 @@ def linear_layers(network):
     return [m for m in network.modules() if isinstance(m, nn.Linear)]
 
 
-def network_macs(network, batch=BATCH):
-    """Multiply-adds of one forward and backward pass of ``network``'s linear layers."""
-    layers = linear_layers(network)
-    forward = batch * sum(layer.in_features * layer.out_features for layer in layers)
-    # Backward: weight and input gradients, minus the input gradient of layer 1.
-    return 3 * forward - batch * layers[0].in_features * layers[0].out_features
-
-
-def relation_macs(dim, embedding_dim, batch=BATCH):
-    """Multiply-adds of the node layers and the three relation products, forward
-    and backward (the teacher side needs no input gradient; the teacher table
-    has the student's embedding size)."""
-    nodes = batch * dim * 5 * embedding_dim
-    products = 9 * batch * batch * dim  # 3 products, each 1 forward + 2 backward
-    return nodes + products
-
-
-def make_step(dim, seed, device):
-    """One stage-2 training step of the default network; ``dim=None``: CE alone."""
+def make_step(config, seed, device):
+    """One stage-2 training step of the default network with criterion ``config``."""
     torch.manual_seed(seed)
     network = default_network()
     embedding_dim = network.head.in_features
     students = Students([network]).to(device)
-    teacher = torch.randn(N_ROWS, embedding_dim, device=device)
+    teacher = torch.randn(N_ROWS, embedding_dim)
+    graph = knn_graph(teacher, DEFAULTS["n_neighbors"], device=device)
+    params = dict(relation_weight=DEFAULTS["relation_weight"],
+                  edge_weight=DEFAULTS["edge_weight"], node_weight=DEFAULTS["node_weight"],
+                  relation_dim=DEFAULTS["relation_dim"]) | CONFIGS[config]
     criterion = RelationDistillationLoss(
-        cross_entropy, embedding_dim, teacher_features=teacher, teacher_dim=embedding_dim,
-        relation_dim=dim or 8, relation_weight=DEFAULTS["relation_weight"] if dim else 0.0,
-        node_weight=DEFAULTS["node_weight"], edge_weight=DEFAULTS["edge_weight"]).to(device)
+        cross_entropy, embedding_dim, N_CLASSES, graph=graph, teacher_features=teacher,
+        teacher_dim=embedding_dim, **params).to(device)
     parameters = list(students.parameters()) + list(criterion.parameters())
     optimizer = torch.optim.AdamW(parameters, lr=DEFAULTS["lr"],
                                   weight_decay=DEFAULTS["weight_decay"], fused=True)
@@ -113,8 +100,8 @@ def time_steps(step, n_steps, device):
 
 
 def measure(seeds, rounds, n_steps, device):
-    configs = [None, *DIMS]
-    per_seed = {dim: [] for dim in configs}
+    configs = list(CONFIGS)
+    per_seed = {config: [] for config in configs}
     for seed in seeds:
         steps = {dim: make_step(dim, seed, device) for dim in configs}
         for step in steps.values():
@@ -130,7 +117,6 @@ def measure(seeds, rounds, n_steps, device):
 
 def markdown(results):
     env = results["environment"]
-    rows = results["rows"]
     lines = [
         "# Relation-term cost (generated by benchmarks/bench_relation_cost.py)",
         "",
@@ -140,20 +126,19 @@ def markdown(results):
         f"{env['cpu_count']} CPUs, 1 thread; torch {env['torch']}; commit "
         f"{env['git_commit']}.",
         f"One stage-2 step of the default MLP ({results['widths']}), batch {BATCH}, "
-        f"fused AdamW; seeds {results['seeds']}, median of {results['rounds']} interleaved "
-        f"rounds of {results['steps']} steps per seed, mean over seeds.",
+        f"K = {DEFAULTS['n_neighbors']}, fused AdamW; seeds {results['seeds']}, median of "
+        f"{results['rounds']} interleaved rounds of {results['steps']} steps per seed, "
+        "mean over seeds.",
         "",
-        "| relation_dim | ms per step | ratio to CE step | relation / network "
-        "multiply-adds |",
+        "| configuration | criterion parameters | ms per step | ratio to off |",
         "|---|---|---|---|",
     ]
-    for row in rows:
-        name = "CE alone" if row["relation_dim"] is None else str(row["relation_dim"])
-        macs = "—" if row["macs_ratio"] is None else f"{row['macs_ratio']:.2f}"
-        lines.append(f"| {name} | {row['ms']:.2f} ± {row['ms_std']:.2f} | "
-                     f"{row['ratio']:.2f} | {macs} |")
-    lines += ["", f"Network: {results['network_macs'] / 1e6:.1f} M multiply-adds per step "
-                  "(forward and backward)."]
+    for row in results["rows"]:
+        lines.append(f"| {row['config']} | {CONFIGS[row['config']] or 'defaults'} | "
+                     f"{row['ms']:.2f} ± {row['ms_std']:.2f} | {row['ratio']:.2f} |")
+    ratio = next(r["ratio"] for r in results["rows"] if r["config"] == "default")
+    lines += ["", f"Target: default step at most {MAX_RATIO}x the off step: {ratio:.2f}x, "
+                  f"{'met' if ratio <= MAX_RATIO else '**not met**'}."]
     return "\n".join(lines) + "\n"
 
 
@@ -161,24 +146,18 @@ def run(args):
     device = "cuda" if torch.cuda.is_available() else "cpu"
     env = environment_info()
     per_seed = measure(args.seeds, args.rounds, args.steps, device)
-    base = np.array(per_seed[None])
-    network = default_network()
-    macs = network_macs(network)
-    layers = linear_layers(network)
+    base = np.array(per_seed["off"])
+    layers = linear_layers(default_network())
     widths = " -> ".join(str(n) for n in [layers[0].in_features]
                          + [layer.out_features for layer in layers])
     rows = []
-    for dim, values in per_seed.items():
+    for config, values in per_seed.items():
         values = np.array(values)
-        rows.append(dict(relation_dim=dim, ms=float(values.mean()), ms_std=float(values.std()),
-                         ratio=float(np.mean(values / base)),
-                         macs_ratio=None if dim is None
-                         else relation_macs(dim, network.head.in_features) / macs))
+        rows.append(dict(config=config, ms=float(values.mean()), ms_std=float(values.std()),
+                         ratio=float(np.mean(values / base))))
     results = dict(benchmark="relation_cost", environment=env, seeds=args.seeds,
                    rounds=args.rounds, steps=args.steps, batch_size=BATCH, widths=widths,
-                   network_macs=macs,
-                   rows=rows,
-                   per_seed_ms={str(k): v for k, v in per_seed.items()})
+                   configs=CONFIGS, rows=rows, per_seed_ms=per_seed)
     write_results(args.out, results, markdown(results))
 
 

@@ -88,7 +88,7 @@ def check_classifier_params(clf, n_features):
         if not 0 <= clf.forget_rate < 1:
             raise ValueError(f"forget_rate={clf.forget_rate} must be in [0, 1).")
     for name in ("relation_weight", "node_weight", "edge_weight", "pretrain_epochs",
-                 "forget_epochs"):
+                 "forget_epochs", "relation_warmup"):
         if getattr(clf, name) < 0:
             raise ValueError(f"{name}={getattr(clf, name)} must be non-negative.")
     for name in ("lr", "pretrain_lr"):
@@ -102,12 +102,8 @@ def check_classifier_params(clf, n_features):
         value = getattr(clf, name)
         if not isinstance(value, numbers.Integral) or value < 1:
             raise ValueError(f"{name}={value!r} must be a positive integer.")
-    if clf.n_neighbors is not None and (
-            not isinstance(clf.n_neighbors, numbers.Integral) or clf.n_neighbors < 1):
-        raise ValueError(
-            f"n_neighbors={clf.n_neighbors!r} must be a positive integer or None "
-            "(dense batch graph)."
-        )
+    if not isinstance(clf.n_neighbors, numbers.Integral) or clf.n_neighbors < 1:
+        raise ValueError(f"n_neighbors={clf.n_neighbors!r} must be a positive integer.")
     if clf.teacher_features not in ("precomputed", "online"):
         raise ValueError(
             f"teacher_features={clf.teacher_features!r}; use 'precomputed' or 'online'."

@@ -14,9 +14,11 @@ from ._device import on_cuda, seeded
 from ._network_builder import NetworkBuilderMixin, silent
 from ._validation import check_classifier_params, validate_labelled
 from .coteaching import estimate_noise_rate
-from .losses import cross_entropy, generalized_cross_entropy, symmetric_cross_entropy
+from .graph import knn_graph
+from .losses import (RelationDistillationLoss, cross_entropy, generalized_cross_entropy,
+                     symmetric_cross_entropy)
 from .modules import StudentNetwork, Students, mean_softmax, output_dim
-from .nets import RelationDistillationLoss, RMDNet
+from .nets import RMDNet
 from .teacher import SimSiamTeacher, check_teacher, is_fitted
 
 
@@ -190,8 +192,8 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
 
     def __init__(self, module=None, input_shape=None, hidden_dims=None, embedding_dim=128,
                  dropout=0.0, base_loss="ce", gce_q=0.7, sce_alpha=0.1, sce_beta=1.0,
-                 forget_rate=None, forget_epochs=10, relation_weight=10.0, node_weight=1.0,
-                 edge_weight=0.3, n_neighbors=None, relation_dim=128,
+                 forget_rate=None, forget_epochs=10, relation_weight=10.0, edge_weight=1.0,
+                 node_weight=0.0, n_neighbors=10, relation_dim=128, relation_warmup=5,
                  teacher_features="precomputed", init_from_teacher=True,
                  student_augment=False, augment="auto", augment_strength=0.5,
                  pretrain_epochs=40, pretrain_lr=1e-3, max_epochs=100, early_stopping=True,
@@ -210,10 +212,11 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
         self.forget_rate = forget_rate
         self.forget_epochs = forget_epochs
         self.relation_weight = relation_weight
-        self.node_weight = node_weight
         self.edge_weight = edge_weight
+        self.node_weight = node_weight
         self.n_neighbors = n_neighbors
         self.relation_dim = relation_dim
+        self.relation_warmup = relation_warmup
         self.teacher_features = teacher_features
         self.init_from_teacher = init_from_teacher
         self.student_augment = student_augment
@@ -308,23 +311,34 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
                 or (self.base_loss == "coteaching" and self.forget_rate is None))
 
     def _criterion(self, X, teacher, student_dim, n_networks):
-        """The stage-2 criterion, with the teacher's features or frozen encoder."""
-        teacher_features, teacher_encoder, teacher_dim = None, None, None
+        """The stage-2 criterion, with what the relation term needs from the teacher."""
+        relations = {}
         if teacher is not None and self.relation_weight > 0:
-            teacher_dim = output_dim(teacher.encoder_, X.shape[1])
-            if self.teacher_features == "precomputed":
-                teacher_features = torch.as_tensor(teacher.transform(X))
-            else:
-                teacher_encoder = copy.deepcopy(teacher.encoder_)
+            relations = self._teacher_relations(X, teacher)
         return RelationDistillationLoss(
-            self._base_loss_fn(), student_dim, n_networks,
-            teacher_features=teacher_features, teacher_encoder=teacher_encoder,
-            teacher_dim=teacher_dim, relation_dim=self.relation_dim,
-            relation_weight=self.relation_weight,
-            node_weight=self.node_weight, edge_weight=self.edge_weight,
-            n_neighbors=self.n_neighbors, forget_rate=self.forget_rate_ or 0.0,
-            forget_epochs=self.forget_epochs,
+            self._base_loss_fn(), student_dim, len(self.classes_), n_networks,
+            relation_dim=self.relation_dim, relation_weight=self.relation_weight,
+            edge_weight=self.edge_weight, node_weight=self.node_weight,
+            warmup_epochs=self.relation_warmup, forget_rate=self.forget_rate_ or 0.0,
+            forget_epochs=self.forget_epochs, **relations,
         )
+
+    def _teacher_relations(self, X, teacher):
+        """What the relation term needs from the frozen teacher: its kNN graph
+        over the training rows (edge term) and, for the node term, its
+        features, precomputed or as a frozen copy run online."""
+        relations = {}
+        embeddings = teacher.transform(X)
+        if self.edge_weight > 0:
+            n_neighbors = min(self.n_neighbors, len(X) - 1)
+            relations["graph"] = knn_graph(embeddings, n_neighbors, device=self.device_)
+        if self.node_weight > 0:
+            relations["teacher_dim"] = embeddings.shape[1]
+            if self.teacher_features == "precomputed":
+                relations["teacher_features"] = torch.as_tensor(embeddings)
+            else:
+                relations["teacher_encoder"] = copy.deepcopy(teacher.encoder_)
+        return relations
 
     def _fit_student(self, X, y, teacher, seed):
         """Stage 2: the student network(s) on the noisy labels."""
@@ -346,9 +360,8 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
         criterion = self._criterion(X, teacher, dim, n_networks)
         base_name = self.base_loss if isinstance(self.base_loss, str) else "base"
         scoring = [(f"train_{base_name}", PassthroughScoring(f"train_{base_name}", on_train=True))]
-        if criterion.uses_relations:
-            scoring += [(f"train_{key}", PassthroughScoring(f"train_{key}", on_train=True))
-                        for key in ("edge", "node")]
+        scoring += [(f"train_{key}", PassthroughScoring(f"train_{key}", on_train=True))
+                    for key in criterion.terms]
         split, stopping = self._early_stopping(y, seed)
         # Size batches for the rows stage 2 trains on: the (Stratified)ShuffleSplit
         # holds ceil(validation_fraction * n) out, so drop_last sees the real count.

@@ -1,4 +1,5 @@
-"""Losses: SimSiam, relation distillation (edge and node) and robust base losses.
+"""Losses: SimSiam, relation distillation (edge and node), robust base losses,
+and the stage-2 criterion that combines them.
 
 Base losses return one value per sample so that Co-teaching can select
 (:mod:`sklearn_rmd.coteaching`).
@@ -9,6 +10,8 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .coteaching import coteaching_selection, forget_schedule
 
 
 def simsiam_loss(p1, p2, z1, z2):
@@ -40,52 +43,46 @@ def pearson(a, b):
     return _centred_unit(a) @ _centred_unit(b).T
 
 
-def _rms(values, mask=None):
-    # Frobenius norm divided by the square root of the number of entries
-    # compared: the weights then do not depend on the batch size.
-    squared = values.square()
-    if mask is None:
-        mean = squared.mean()
-    else:
-        mean = (squared * mask).sum() / mask.sum().clamp_min(1)
-    return torch.sqrt(mean + 1e-12)
+def neighbor_consistency(logits, targets):
+    """Edge matching in the student's output space, per sample.
 
-
-def neighbor_mask(teacher_relations, n_neighbors):
-    """Mask of each row's ``n_neighbors`` strongest teacher relations (no self)."""
-    n = teacher_relations.shape[0]
-    scores = teacher_relations.detach().clone()
-    scores.fill_diagonal_(-math.inf)
-    top = scores.topk(min(n_neighbors, n - 1), dim=1).indices
-    return torch.zeros_like(scores).scatter_(1, top, 1.0)
-
-
-def relation_losses(teacher_nodes, student_nodes, mask=None):
-    """Edge and node matching losses between teacher and student batch graphs.
+    Cross-entropy of the student's class distribution against ``targets``,
+    the similarity-weighted predictions of the row's neighbours in the
+    teacher's graph: it is smallest when the student predicts alike for the
+    rows the teacher relates, which memorising a wrong label breaks.
 
     Parameters
     ----------
-    teacher_nodes, student_nodes : tensor (n, d)
-      Teacher and student features mapped into the shared node space.
+    logits : tensor (n, n_classes)
+      Student logits of the batch.
 
-    mask : tensor (n, n) or None (default=None)
-      Which relations the edge term compares (see :func:`neighbor_mask`);
-      ``None`` compares the dense batch graphs.
+    targets : tensor (n, n_classes)
+      Rows sum to 1; no gradient flows into them.
 
     Returns
     -------
-    edge, node : tensor
-      ``||E_t - E_s||`` and ``||N_ts - I||``, each as the root mean square
-      over the compared entries (the Frobenius norm normalised by size).
+    tensor (n,)
     """
-    # pearson() on each pair, with each side centred and normalised once.
-    teacher, student = _centred_unit(teacher_nodes), _centred_unit(student_nodes)
-    e_t = teacher @ teacher.T
-    e_s = student @ student.T
-    n_ts = teacher @ student.T
-    edge = _rms(e_t - e_s, mask)
-    node = _rms(n_ts - torch.eye(n_ts.shape[0], device=n_ts.device, dtype=n_ts.dtype))
-    return edge, node
+    return -(targets.detach() * torch.log_softmax(logits, dim=-1)).sum(dim=-1)
+
+
+def node_matching(student_nodes, teacher_nodes, temperature=0.1):
+    """Node matching as a contrastive loss over the batch's ``N_ts``.
+
+    ``N_ts = PCC(S, T)``: each student row must pick its own teacher row out
+    of the batch (cross-entropy over the rows of ``N_ts / temperature``), so
+    the diagonal is pushed above every off-diagonal entry of its row rather
+    than the whole matrix towards the identity, which a near-zero ``N_ts``
+    already scores well on.
+
+    Returns
+    -------
+    tensor (n,)
+      Per-sample loss.
+    """
+    relations = pearson(student_nodes, teacher_nodes) / temperature
+    own = torch.arange(relations.shape[0], device=relations.device)
+    return F.cross_entropy(relations, own, reduction="none")
 
 
 def _given_label_probability(logits, y):
@@ -116,3 +113,197 @@ def symmetric_cross_entropy(logits, y, alpha=0.1, beta=1.0):
     p_y = _given_label_probability(logits, y)
     reverse = -math.log(1e-4) * (1.0 - p_y)
     return alpha * cross_entropy(logits, y) + beta * reverse
+
+
+class RelationDistillationLoss(nn.Module):
+    """Stage-2 criterion: base loss plus the relation term, per network.
+
+    ``L = L_base + relation_weight * (edge_weight * L_edge + node_weight * L_node)``
+
+    * **Edge matching** distils the teacher's dataset-wide kNN graph into
+      the student's relations in its output space
+      (:func:`neighbor_consistency`): each row's target is the
+      similarity-weighted class distribution the student last predicted
+      for its teacher neighbours, kept in a table updated as batches pass.
+      Only rows trained on so far count, so held-out rows never reach it.
+    * **Node matching** (:func:`node_matching`) ties each row's student
+      embedding to its own frozen teacher embedding among the batch's rows.
+      The teacher side is fixed: a frozen random projection of the teacher
+      features into the node space, so that training cannot flatten the
+      teacher's relations; only the student's node layer learns.
+
+    Holds what only training needs (graph, prediction table, teacher
+    features, node layers), so trimming the net for prediction drops it.
+
+    Parameters
+    ----------
+    base_loss : callable
+      ``base_loss(logits, y) -> per-sample loss``.
+
+    student_dim : int
+      Embedding size of each student network.
+
+    n_classes : int
+      Number of classes (width of the prediction table).
+
+    n_networks : int (default=1)
+      1, or 2 for Co-teaching.
+
+    graph : (indices, similarities) or None (default=None)
+      The teacher's kNN graph over the fit's rows, as returned by
+      :func:`sklearn_rmd.graph.knn_graph`; needed for the edge term.
+
+    teacher_features : tensor (n_samples, d_t) or None (default=None)
+      Precomputed teacher embeddings for the node term, looked up by index.
+
+    teacher_encoder : nn.Module or None (default=None)
+      Frozen teacher run on the student's batch view (online node features).
+
+    teacher_dim : int or None (default=None)
+      Teacher embedding size; needed for the node term.
+
+    relation_dim : int (default=128)
+      Size of the node space.
+
+    relation_weight, edge_weight, node_weight : float (default=1.0, 1.0, 0.0)
+      Weights of the relation term and of its two parts.
+
+    temperature : float (default=0.1)
+      Temperature of the node term and of the neighbour weights
+      ``exp((similarity - 1) / temperature)``.
+
+    forget_rate : float (default=0.0)
+      Co-teaching's final share of large-loss samples dropped per batch.
+
+    forget_epochs : int (default=10)
+      Epochs over which the forget rate ramps up from 0.
+    """
+
+    def __init__(self, base_loss, student_dim, n_classes, n_networks=1, graph=None,
+                 teacher_features=None, teacher_encoder=None, teacher_dim=None,
+                 relation_dim=128, relation_weight=1.0, edge_weight=1.0, node_weight=0.0,
+                 temperature=0.1, warmup_epochs=0, forget_rate=0.0, forget_epochs=10):
+        super().__init__()
+        self.warmup_epochs = warmup_epochs
+        self.base_loss = base_loss
+        self.relation_weight = relation_weight
+        self.edge_weight = edge_weight
+        self.node_weight = node_weight
+        self.temperature = temperature
+        self.forget_rate = forget_rate
+        self.forget_epochs = forget_epochs
+        ignored = []
+        if self.uses("edge"):
+            if graph is None:
+                raise ValueError("The edge term needs the teacher's kNN graph (graph=...).")
+            indices, similarities = (torch.as_tensor(a) for a in graph)
+            n_samples = indices.shape[0]
+            self.register_buffer("neighbors", indices.long())
+            self.register_buffer("neighbor_weights",
+                                 torch.exp((similarities.float() - 1.0) / temperature))
+            # Each row's latest predicted class distribution, and whether the
+            # row has been trained on yet in this fit.
+            self.register_buffer("predictions", torch.zeros(n_samples, n_classes))
+            self.register_buffer("seen", torch.zeros(n_samples, dtype=torch.bool))
+            ignored += ["neighbors", "neighbor_weights", "predictions", "seen"]
+        self.register_buffer("teacher_features", teacher_features)
+        self.teacher_encoder = teacher_encoder
+        self.node_student = nn.ModuleList()
+        self.node_teacher = None
+        if self.uses("node"):
+            if teacher_features is None and teacher_encoder is None:
+                raise ValueError("The node term needs teacher_features or teacher_encoder.")
+            self.node_teacher = nn.Linear(teacher_dim, relation_dim, bias=False)
+            self.node_teacher.requires_grad_(False)
+            self.node_student.extend(nn.Linear(student_dim, relation_dim)
+                                     for _ in range(n_networks))
+            ignored += ["teacher_features"] + [f"node_teacher.{name}" for name, _ in
+                                               self.node_teacher.named_parameters()]
+        if teacher_encoder is not None:
+            teacher_encoder.requires_grad_(False)
+            ignored += [f"teacher_encoder.{name}" for name, _ in
+                        list(teacher_encoder.named_parameters())
+                        + list(teacher_encoder.named_buffers())]
+        # The teacher side is the same on every process (computed before
+        # stage 2): DistributedDataParallel must not broadcast it every step.
+        self._ddp_params_and_buffers_to_ignore = ignored
+
+    def uses(self, term):
+        """Whether ``term`` ('edge' or 'node') contributes to the loss."""
+        weight = self.edge_weight if term == "edge" else self.node_weight
+        return self.relation_weight > 0 and weight > 0
+
+    @property
+    def terms(self):
+        """The relation terms in use, e.g. ``('edge',)``."""
+        return tuple(term for term in ("edge", "node") if self.uses(term))
+
+    def train(self, mode=True):
+        super().train(mode)
+        if self.teacher_encoder is not None:
+            # The teacher is frozen: its batch-norm statistics must not move.
+            self.teacher_encoder.eval()
+        return self
+
+    def teacher_batch(self, index, view):
+        """Teacher features of a batch, looked up or computed on ``view``."""
+        if self.teacher_encoder is not None:
+            with torch.no_grad():
+                return self.teacher_encoder(view).float()
+        return self.teacher_features[index]
+
+    def neighbor_targets(self, index):
+        """Similarity-weighted predictions of each row's teacher neighbours.
+
+        Returns ``(targets, has_target)``; a row has a target once one of its
+        neighbours has been trained on.
+        """
+        neighbors = self.neighbors[index]
+        weights = self.neighbor_weights[index] * self.seen[neighbors]
+        total = weights.sum(dim=1, keepdim=True)
+        targets = torch.einsum("nk,nkc->nc", weights, self.predictions[neighbors])
+        return targets / total.clamp_min(1e-12), total[:, 0] > 0
+
+    def base_terms(self, logits, y, epoch, training):
+        """Mean base loss of each network (Co-teaching exchanges samples)."""
+        per_sample = [self.base_loss(logits[:, i], y) for i in range(logits.shape[1])]
+        if len(per_sample) == 2 and training:
+            rate = forget_schedule(self.forget_rate, epoch, self.forget_epochs)
+            keep_a, keep_b = coteaching_selection(per_sample[0], per_sample[1], rate)
+            return [per_sample[0][keep_b].mean(), per_sample[1][keep_a].mean()]
+        return [loss.mean() for loss in per_sample]
+
+    def edge_terms(self, logits, index):
+        """Edge term of each network; records the batch's predictions."""
+        targets, has_target = self.neighbor_targets(index)
+        edges = [neighbor_consistency(logits[has_target, i], targets[has_target]).sum()
+                 / max(len(index), 1) for i in range(logits.shape[1])]
+        with torch.no_grad():
+            self.predictions[index] = torch.softmax(logits.float(), dim=-1).mean(dim=1)
+            self.seen[index] = True
+        return torch.stack(edges)
+
+    def node_terms(self, embeddings, index, view):
+        """Node term of each network."""
+        teacher = self.node_teacher(self.teacher_batch(index, view))
+        return torch.stack([
+            node_matching(node_s(embeddings[:, i]), teacher, self.temperature).mean()
+            for i, node_s in enumerate(self.node_student)
+        ])
+
+    def forward(self, logits, embeddings, y, index=None, view=None, epoch=0, training=True):
+        """Return a dict with the total ``loss``, its ``base`` term and the relation terms in use."""
+        base = self.base_terms(logits, y, epoch, training)
+        terms = {"base": torch.stack(base).mean()}
+        total = torch.stack(base).sum()
+        if training:
+            for term in self.terms:
+                values = (self.edge_terms(logits, index) if term == "edge"
+                          else self.node_terms(embeddings, index, view))
+                weight = self.edge_weight if term == "edge" else self.node_weight
+                if self.warmup_epochs > 0:
+                    weight = weight * min(1.0, (epoch + 1) / self.warmup_epochs)
+                total = total + self.relation_weight * weight * values.sum()
+                terms[term] = values.mean()
+        terms["loss"] = total
+        return terms

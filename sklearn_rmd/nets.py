@@ -15,7 +15,6 @@ Accelerate (the optional ``accelerate`` extra).
 
 import types
 
-import torch
 from skorch import NeuralNet
 from skorch.callbacks import PrintLog
 from skorch.hf import AccelerateMixin
@@ -24,8 +23,7 @@ from torch import nn
 
 from ._device import autocast, to_float32
 from ._loader import DeviceBatchLoader
-from .coteaching import coteaching_selection, forget_schedule
-from .losses import SimSiamLoss, neighbor_mask, pearson, relation_losses
+from .losses import SimSiamLoss
 
 
 class _DeviceDataMixin:
@@ -110,137 +108,6 @@ class SimSiamNet(_DeviceDataMixin, NeuralNet):
         module = getattr(self.module_, "_orig_mod", self.module_)  # compiled
         module.projector = nn.Identity()
         module.predictor = nn.Identity()
-
-
-class RelationDistillationLoss(nn.Module):
-    """Stage-2 criterion: base loss plus the relation term, per network.
-
-    Holds what only training needs (teacher features, node layers, the frozen
-    teacher for online features), so trimming the net for prediction drops it.
-
-    Parameters
-    ----------
-    base_loss : callable
-      ``base_loss(logits, y) -> per-sample loss``.
-
-    student_dim : int
-      Embedding size of each student network.
-
-    n_networks : int
-      1, or 2 for Co-teaching.
-
-    teacher_features : tensor (n_samples, d_t) or None
-      Precomputed teacher embeddings, looked up by sample index.
-
-    teacher_encoder : nn.Module or None
-      Frozen teacher run on the student's batch view (online features).
-
-    teacher_dim : int
-      Teacher embedding size.
-
-    relation_dim : int
-      Size of the shared node space.
-
-    relation_weight, node_weight, edge_weight : float
-      ``L = L_base + relation_weight * (node_weight * L_node + edge_weight * L_edge)``.
-
-    n_neighbors : int or None
-      Edge term on each row's K strongest teacher relations; None = dense.
-
-    forget_rate : float
-      Co-teaching's final share of large-loss samples dropped per batch.
-
-    forget_epochs : int
-      Epochs over which the forget rate ramps up from 0.
-    """
-
-    def __init__(self, base_loss, student_dim, n_networks=1, teacher_features=None,
-                 teacher_encoder=None, teacher_dim=None, relation_dim=128,
-                 relation_weight=1.0, node_weight=1.0, edge_weight=0.3,
-                 n_neighbors=None, forget_rate=0.0, forget_epochs=10):
-        super().__init__()
-        self.base_loss = base_loss
-        self.relation_weight = relation_weight
-        self.node_weight = node_weight
-        self.edge_weight = edge_weight
-        self.n_neighbors = n_neighbors
-        self.forget_rate = forget_rate
-        self.forget_epochs = forget_epochs
-        self.register_buffer("teacher_features", teacher_features)
-        self.teacher_encoder = teacher_encoder
-        if teacher_encoder is not None:
-            teacher_encoder.requires_grad_(False)
-        # The teacher is the same on every process (computed before stage 2):
-        # DistributedDataParallel (multi-GPU through accelerate) must not
-        # broadcast it at every step, an (N, d) table included.
-        ignored = ["teacher_features"]
-        if teacher_encoder is not None:
-            names = [name for name, _ in teacher_encoder.named_parameters()]
-            names += [name for name, _ in teacher_encoder.named_buffers()]
-            ignored += [f"teacher_encoder.{name}" for name in names]
-        self._ddp_params_and_buffers_to_ignore = ignored
-        self.node_teacher = nn.ModuleList()
-        self.node_student = nn.ModuleList()
-        if self.uses_relations:
-            for _ in range(n_networks):
-                self.node_teacher.append(nn.Linear(teacher_dim, relation_dim))
-                self.node_student.append(nn.Linear(student_dim, relation_dim))
-
-    @property
-    def uses_relations(self):
-        return self.relation_weight > 0 and (self.node_weight > 0 or self.edge_weight > 0)
-
-    def train(self, mode=True):
-        super().train(mode)
-        if self.teacher_encoder is not None:
-            # The teacher is frozen: its batch-norm statistics must not move.
-            self.teacher_encoder.eval()
-        return self
-
-    def teacher_batch(self, index, view):
-        """Teacher features of a batch, looked up or computed on ``view``."""
-        if self.teacher_encoder is not None:
-            with torch.no_grad():
-                return self.teacher_encoder(view).float()
-        return self.teacher_features[index]
-
-    def edge_mask(self, teacher):
-        """Each row's ``n_neighbors`` strongest relations in the frozen teacher's
-        own features, or None for the dense graph."""
-        n = teacher.shape[0]
-        if self.n_neighbors is None or self.n_neighbors >= n - 1:
-            return None
-        return neighbor_mask(pearson(teacher, teacher), self.n_neighbors)
-
-    def base_terms(self, logits, y, epoch, training):
-        """Mean base loss of each network (Co-teaching exchanges samples)."""
-        per_sample = [self.base_loss(logits[:, i], y) for i in range(logits.shape[1])]
-        if len(per_sample) == 2 and training:
-            rate = forget_schedule(self.forget_rate, epoch, self.forget_epochs)
-            keep_a, keep_b = coteaching_selection(per_sample[0], per_sample[1], rate)
-            return [per_sample[0][keep_b].mean(), per_sample[1][keep_a].mean()]
-        return [loss.mean() for loss in per_sample]
-
-    def forward(self, logits, embeddings, y, index=None, view=None, epoch=0, training=True):
-        """Return a dict with the total ``loss`` and its ``base``, ``edge``, ``node`` terms."""
-        base = self.base_terms(logits, y, epoch, training)
-        terms = {"base": torch.stack(base).mean()}
-        total = torch.stack(base).sum()
-        if training and self.uses_relations:
-            teacher = self.teacher_batch(index, view)
-            mask = self.edge_mask(teacher)
-            edges, nodes = [], []
-            for i, (node_t, node_s) in enumerate(zip(self.node_teacher, self.node_student)):
-                edge, node = relation_losses(node_t(teacher), node_s(embeddings[:, i]), mask)
-                edges.append(edge)
-                nodes.append(node)
-            edge, node = torch.stack(edges), torch.stack(nodes)
-            total = total + self.relation_weight * (
-                self.node_weight * node.sum() + self.edge_weight * edge.sum()
-            )
-            terms["edge"], terms["node"] = edge.mean(), node.mean()
-        terms["loss"] = total
-        return terms
 
 
 class RMDNet(_DeviceDataMixin, NeuralNet):

@@ -1,103 +1,12 @@
-"""Loss functions: relation distillation, SimSiam, robust base losses."""
+"""Loss functions: SimSiam and the robust base losses (the relation term: test_relation.py)."""
 
-import math
 
 import numpy as np
 import pytest
 import torch
 
-from sklearn_rmd.losses import (cross_entropy, generalized_cross_entropy, neighbor_mask,
-                                pearson, relation_losses, simsiam_loss,
+from sklearn_rmd.losses import (cross_entropy, generalized_cross_entropy, simsiam_loss,
                                 symmetric_cross_entropy)
-from sklearn_rmd.nets import RelationDistillationLoss
-
-
-def uncorrelated_rows(n, d):
-    """``n`` zero-mean, orthonormal rows of length ``d``: their Pearson matrix is I."""
-    basis = torch.randn(d, n)
-    basis -= basis.mean(dim=0, keepdim=True)
-    return torch.linalg.qr(basis).Q.T
-
-
-def affine_per_row(x):
-    """Scale and shift every row by its own positive factor and offset."""
-    return x * (0.5 + torch.rand(len(x), 1) * 3) + torch.randn(len(x), 1) * 5
-
-
-# ------------------------------------------------------------ relation losses
-def test_pearson_is_row_correlation():
-    a, b = torch.randn(5, 7, dtype=torch.float64), torch.randn(4, 7, dtype=torch.float64)
-    expected = np.corrcoef(a.numpy(), b.numpy())[:5, 5:]
-    np.testing.assert_allclose(pearson(a, b).numpy(), expected, atol=1e-12)
-
-
-@pytest.mark.parametrize("student", [lambda t: t, affine_per_row], ids=["equal", "affine"])
-def test_edge_loss_vanishes_when_student_relations_match(student):
-    teacher = torch.randn(16, 8)
-    edge, node = relation_losses(teacher, student(teacher))
-    assert edge.item() < 1e-4
-    # The node term compares N_ts with I: for matching nodes it is E_t - I.
-    _, node_self = relation_losses(teacher, teacher)
-    assert node.item() == pytest.approx(node_self.item(), abs=1e-5)
-
-
-@pytest.mark.parametrize("student", [lambda t: t, affine_per_row], ids=["equal", "affine"])
-def test_both_losses_vanish_for_matching_uncorrelated_nodes(student):
-    teacher = uncorrelated_rows(6, 12)
-    edge, node = relation_losses(teacher, student(teacher))
-    assert edge.item() < 1e-4 and node.item() < 1e-4
-
-
-def test_losses_positive_for_unrelated_nodes():
-    edge, node = relation_losses(torch.randn(16, 8), torch.randn(16, 8))
-    assert edge.item() > 0.1 and node.item() > 0.1
-
-
-def test_relation_losses_match_definition():
-    teacher, student = torch.randn(10, 6), torch.randn(10, 6)
-    e_t, e_s, n_ts = pearson(teacher, teacher), pearson(student, student), pearson(teacher, student)
-    edge, node = relation_losses(teacher, student)
-    # Frobenius norms normalised by size: root mean square of the entries.
-    assert edge.item() == pytest.approx(math.sqrt(((e_t - e_s) ** 2).mean().item()), rel=1e-5)
-    assert node.item() == pytest.approx(
-        math.sqrt(((n_ts - torch.eye(10)) ** 2).mean().item()), rel=1e-5)
-
-
-def test_neighbor_mask_keeps_k_strongest_without_diagonal():
-    relations = pearson(*(2 * [torch.randn(12, 5)]))
-    mask = neighbor_mask(relations, 3)
-    assert torch.all(mask.sum(dim=1) == 3)
-    assert torch.all(mask.diagonal() == 0)
-    scores = relations.clone().fill_diagonal_(-math.inf)
-    expected = torch.zeros_like(mask).scatter_(1, scores.argsort(dim=1, descending=True)[:, :3], 1)
-    assert torch.equal(mask, expected)
-
-
-def test_edge_loss_with_mask_compares_only_the_kept_entries():
-    teacher, student = torch.randn(12, 6), torch.randn(12, 6)
-    mask = neighbor_mask(pearson(teacher, teacher), 3)
-    diff = pearson(teacher, teacher) - pearson(student, student)
-    edge, _ = relation_losses(teacher, student, mask)
-    assert edge.item() == pytest.approx(math.sqrt((diff[mask.bool()] ** 2).mean().item()),
-                                        rel=1e-5)
-
-
-def test_edge_mask_comes_from_the_raw_teacher_features():
-    loss = RelationDistillationLoss(cross_entropy, student_dim=4, teacher_dim=6,
-                                    relation_dim=5, n_neighbors=3)
-    teacher = torch.randn(12, 6)
-    assert torch.equal(loss.edge_mask(teacher), neighbor_mask(pearson(teacher, teacher), 3))
-    # K >= n - 1 keeps every relation: the dense graph.
-    assert loss.edge_mask(teacher[:4]) is None
-    assert RelationDistillationLoss(cross_entropy, 4, teacher_dim=6).edge_mask(teacher) is None
-
-
-def test_edge_loss_does_not_scale_with_batch_size():
-    def mean_edge(n):
-        return np.mean([relation_losses(torch.randn(n, 16), torch.randn(n, 16))[0].item()
-                        for _ in range(5)])
-    # An unnormalised Frobenius norm would grow 8 times from n=32 to n=256.
-    assert mean_edge(256) == pytest.approx(mean_edge(32), rel=0.1)
 
 
 # -------------------------------------------------------------------- SimSiam

@@ -192,7 +192,7 @@ def test_training_curves_lines_follow_the_histories(classifier):
     ax = plot_training_curves(classifier)
     lines = {line.get_label(): line for axes in ax.figure.axes for line in axes.get_lines()}
     assert list(lines) == ["stage 1: SimSiam loss", "total loss", "train_ce", "train_edge",
-                           "train_node", "valid_acc"]
+                           "valid_acc"]
     n_pre, n_main = len(classifier.teacher_.history_), len(classifier.history_)
     simsiam = lines["stage 1: SimSiam loss"]
     np.testing.assert_array_equal(simsiam.get_xdata(), np.arange(1, n_pre + 1))
@@ -215,7 +215,7 @@ def test_training_curves_accuracy_has_its_own_axis_and_every_curve_a_colour(clas
     assert ax.get_ylabel() == "loss" and "accuracy" in accuracy_ax.get_ylabel()
     colours = [matplotlib.colors.to_rgba(line.get_color())
                for axes in figure.axes for line in axes.get_lines()]
-    assert len(colours) == 6 and len(set(colours)) == len(colours)
+    assert len(colours) == 5 and len(set(colours)) == len(colours)
     legend = ax.get_legend()
     assert [t.get_text() for t in legend.get_texts()][-1] == "valid_acc"
     data, legend_box, accuracy_box = extents(ax)

@@ -7,9 +7,11 @@ from conftest import FAST, fast, record_calls
 from skorch.callbacks import Callback
 from sklearn.model_selection import GridSearchCV
 
-import sklearn_rmd.nets
+import sklearn_rmd.classifier
+import sklearn_rmd.losses
 from sklearn_rmd.augment import TabularAugment
-from sklearn_rmd.nets import RelationDistillationLoss, SimSiamNet
+from sklearn_rmd.losses import RelationDistillationLoss
+from sklearn_rmd.nets import SimSiamNet
 
 
 class CountingMAE:
@@ -72,7 +74,7 @@ def test_coteaching_two_networks_and_forget_rate(tabular, forget_rate):
 
 
 def test_coteaching_forget_rate_ramps_per_epoch(tabular, monkeypatch):
-    calls = record_calls(monkeypatch, sklearn_rmd.nets, "coteaching_selection")
+    calls = record_calls(monkeypatch, sklearn_rmd.losses, "coteaching_selection")
     fast(base_loss="coteaching", forget_rate=0.4, forget_epochs=2, max_epochs=4).fit(*tabular)
     rates = [args[2] for args, _ in calls]
     assert rates == pytest.approx([0.0] * 5 + [0.2] * 5 + [0.4] * 10)
@@ -108,17 +110,23 @@ def test_relation_term_off_logs_no_relation_columns(tabular, params):
         assert epoch["train_loss"] == pytest.approx(epoch["train_ce"], rel=1e-6)
 
 
-@pytest.mark.parametrize("relation_weight, node_weight, edge_weight",
-                         [(1.0, 1.0, 0.0), (1.0, 0.0, 0.3), (2.5, 0.7, 0.3)])
+@pytest.mark.parametrize("relation_weight, node_weight, edge_weight, warmup",
+                         [(1.0, 1.0, 0.0, 0), (1.0, 0.0, 0.3, 0), (2.5, 0.7, 0.3, 0),
+                          (2.0, 0.5, 1.0, 2)])
 def test_total_loss_is_base_plus_weighted_relation_terms(tabular, relation_weight,
-                                                         node_weight, edge_weight):
+                                                         node_weight, edge_weight, warmup):
     clf = fast(relation_weight=relation_weight, node_weight=node_weight,
-               edge_weight=edge_weight).fit(*tabular)
-    for epoch in clf.history_:
-        expected = epoch["train_ce"] + relation_weight * (
-            node_weight * epoch["train_node"] + edge_weight * epoch["train_edge"])
-        assert epoch["train_loss"] == pytest.approx(expected, rel=1e-5)
-        assert epoch["train_edge"] > 0 and epoch["train_node"] > 0
+               edge_weight=edge_weight, relation_warmup=warmup).fit(*tabular)
+    weights = {"train_node": node_weight, "train_edge": edge_weight}
+    for epoch, row in enumerate(clf.history_):
+        # The relation term ramps up linearly over the first ``warmup`` epochs.
+        ramp = min(1.0, (epoch + 1) / warmup) if warmup else 1.0
+        expected = row["train_ce"] + ramp * relation_weight * sum(
+            weight * row[key] for key, weight in weights.items() if weight)
+        assert row["train_loss"] == pytest.approx(expected, rel=1e-5)
+        for key, weight in weights.items():
+            assert (key in row) == (weight > 0)
+            assert weight == 0 or row[key] > 0
 
 
 @pytest.mark.parametrize("init_from_teacher", [True, False])
@@ -144,19 +152,19 @@ def test_no_teacher_and_no_stage_1(tabular, monkeypatch):
 
 def test_online_teacher_features_with_student_augment(tabular, monkeypatch):
     batches = record_calls(monkeypatch, RelationDistillationLoss, "teacher_batch")
-    clf = fast(teacher_features="online", student_augment=True).fit(*tabular)
+    clf = fast(teacher_features="online", student_augment=True, node_weight=1.0).fit(*tabular)
     assert isinstance(clf.net_.augment, TabularAugment)
     assert len(batches) == FAST["max_epochs"] * 5
     for (criterion, _, view), _ in batches:
         assert criterion.teacher_encoder is not None and criterion.teacher_features is None
         assert view is not None
-    assert np.isfinite(clf.history_[-1, "train_edge"])
+    assert np.isfinite(clf.history_[-1, "train_node"])
     assert clf.predict(tabular[0]).shape == (len(tabular[0]),)
 
 
 def test_precomputed_teacher_features_follow_the_rows(tabular, monkeypatch):
     batches = record_calls(monkeypatch, RelationDistillationLoss, "teacher_batch")
-    clf = fast().fit(*tabular)
+    clf = fast(node_weight=1.0).fit(*tabular)
     monkeypatch.undo()
     assert len(batches) == FAST["max_epochs"] * 5
     for (criterion, index, view), _ in batches:
@@ -167,11 +175,13 @@ def test_precomputed_teacher_features_follow_the_rows(tabular, monkeypatch):
                                    rtol=1e-5, atol=1e-5)
 
 
-def test_n_neighbors_reaches_the_relation_loss(tabular, monkeypatch):
-    calls = record_calls(monkeypatch, sklearn_rmd.nets, "relation_losses")
+def test_n_neighbors_is_the_k_of_the_teacher_graph(tabular, monkeypatch):
+    calls = record_calls(monkeypatch, sklearn_rmd.classifier, "knn_graph")
     clf = fast(n_neighbors=3).fit(*tabular)
-    assert len(calls) == FAST["max_epochs"] * 5
-    # Every row keeps exactly its 3 strongest teacher relations in the edge term.
-    for args, _ in calls:
-        assert torch.all(args[2].sum(dim=1) == 3)
+    monkeypatch.undo()
+    assert len(calls) == 1
+    (embeddings, k), kwargs = calls[0]
+    assert k == 3
+    # The graph is built on the frozen teacher's embeddings of every training row.
+    np.testing.assert_allclose(embeddings, clf.teacher_.transform(tabular[0]), atol=1e-6)
     assert np.isfinite(clf.history_[-1, "train_edge"])

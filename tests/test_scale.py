@@ -23,7 +23,7 @@ import torch
 from conftest import brute_force_knn, fast, record_calls, requires_cuda
 from sklearn.model_selection import GridSearchCV
 
-from sklearn_rmd import graph, nets
+from sklearn_rmd import graph, losses, nets
 from sklearn_rmd.graph import knn_graph
 from sklearn_rmd.modules import SimSiamModule, make_encoder
 from sklearn_rmd.nets import RMDNet, SimSiamNet
@@ -97,8 +97,8 @@ def test_compiled_fit_with_inductor(tabular):
 # ------------------------------------------------------------- memory bounds
 def test_relation_matrices_are_batch_by_batch(tabular, monkeypatch):
     X, y = tabular  # 160 rows, batches of 32
-    calls = record_calls(monkeypatch, nets, "relation_losses")
-    fast(max_epochs=2, early_stopping=False).fit(X, y)
+    calls = record_calls(monkeypatch, losses, "node_matching")
+    fast(max_epochs=2, early_stopping=False, node_weight=1.0).fit(X, y)
     assert calls
     assert max(args[0].shape[0] for args, _ in calls) <= 32
 
@@ -288,17 +288,20 @@ def test_teacher_is_never_broadcast_by_ddp():
     from sklearn_rmd.losses import cross_entropy
 
     teacher = make_encoder(6, hidden_dims=(8,), embedding_dim=4)
-    online = nets.RelationDistillationLoss(cross_entropy, 4, teacher_encoder=teacher,
-                                           teacher_dim=4, relation_dim=4)
+    graph = (np.zeros((10, 2), dtype=np.int64), np.ones((10, 2), dtype=np.float32))
+    online = losses.RelationDistillationLoss(cross_entropy, 4, 3, graph=graph,
+                                             teacher_encoder=teacher, teacher_dim=4,
+                                             relation_dim=4, node_weight=1.0)
     ignored = set(online._ddp_params_and_buffers_to_ignore)
     expected = {f"teacher_encoder.{name}" for name, _ in teacher.named_parameters()}
     expected |= {f"teacher_encoder.{name}" for name, _ in teacher.named_buffers()}
-    assert expected <= ignored and "teacher_features" in ignored
-    assert not any(name.startswith("node_") for name in ignored)  # trained: synchronised
-    precomputed = nets.RelationDistillationLoss(cross_entropy, 4,
-                                                teacher_features=torch.zeros(10, 4),
-                                                teacher_dim=4, relation_dim=4)
-    assert precomputed._ddp_params_and_buffers_to_ignore == ["teacher_features"]
+    expected |= {"teacher_features", "node_teacher.weight", "neighbors", "neighbor_weights",
+                 "predictions", "seen"}
+    assert expected == ignored
+    assert not any(name.startswith("node_student") for name in ignored)  # trained: synchronised
+    precomputed = losses.RelationDistillationLoss(cross_entropy, 4, 3, graph=graph)
+    assert set(precomputed._ddp_params_and_buffers_to_ignore) == {
+        "neighbors", "neighbor_weights", "predictions", "seen"}
 
 
 def test_release_accelerator_leaves_plain_nets_alone():

@@ -274,8 +274,8 @@ def part_knn(args, record):
 def part_relation(args, record):
     config = RELATION[args.size]
     dim = bench_relation_cost.DEFAULTS["relation_dim"]
-    steps = {None: bench_relation_cost.make_step(None, 0, args.device),
-             dim: bench_relation_cost.make_step(dim, 0, args.device)}
+    steps = {None: bench_relation_cost.make_step("off", 0, args.device),
+             dim: bench_relation_cost.make_step("default", 0, args.device)}
     times = {key: [] for key in steps}
     for step in steps.values():
         bench_relation_cost.time_steps(step, config["warmup"], args.device)

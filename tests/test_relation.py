@@ -1,0 +1,117 @@
+"""The relation term: edge matching over the teacher's graph in the student's
+output space, contrastive node matching, and what a fit does with them."""
+
+import numpy as np
+import pytest
+import torch
+
+from sklearn_rmd.losses import (RelationDistillationLoss, cross_entropy,
+                                neighbor_consistency, node_matching, pearson)
+
+
+def chain_graph(n, k=2):
+    """Row i's neighbours are the next k rows (cyclic), all with similarity 1."""
+    indices = (np.arange(n)[:, None] + np.arange(1, k + 1)[None, :]) % n
+    return indices, np.ones((n, k), dtype=np.float32)
+
+
+# ------------------------------------------------------------------ edge term
+def test_neighbor_consistency_is_cross_entropy_to_the_targets():
+    logits = torch.randn(5, 3, requires_grad=True)
+    targets = torch.softmax(torch.randn(5, 3), dim=1)
+    expected = -(targets * torch.log_softmax(logits, dim=1)).sum(dim=1)
+    torch.testing.assert_close(neighbor_consistency(logits, targets), expected)
+
+
+def test_neighbor_consistency_is_smallest_when_the_student_agrees():
+    targets = torch.tensor([[0.9, 0.05, 0.05]])
+    agree = neighbor_consistency(torch.log(targets), targets)
+    disagree = neighbor_consistency(torch.log(targets.flip(1)), targets)
+    assert agree.item() < disagree.item()
+
+
+def test_neighbor_consistency_sends_no_gradient_into_the_targets():
+    targets = torch.softmax(torch.randn(4, 3), dim=1).requires_grad_()
+    logits = torch.randn(4, 3, requires_grad=True)
+    neighbor_consistency(logits, targets).sum().backward()
+    assert targets.grad is None and logits.grad.abs().sum() > 0
+
+
+def edge_criterion(n=6, n_classes=3, relation_weight=1.0, **kwargs):
+    return RelationDistillationLoss(cross_entropy, student_dim=4, n_classes=n_classes,
+                                    graph=chain_graph(n), relation_weight=relation_weight,
+                                    **kwargs)
+
+
+def test_targets_come_only_from_rows_trained_on():
+    loss = edge_criterion()
+    targets, has_target = loss.neighbor_targets(torch.arange(6))
+    assert not has_target.any()  # nothing trained yet
+    logits = torch.tensor([[4.0, 0.0, 0.0], [0.0, 4.0, 0.0]]).unsqueeze(1)
+    loss(logits, torch.zeros(2, 1, 4), torch.tensor([0, 1]), index=torch.tensor([2, 3]))
+    targets, has_target = loss.neighbor_targets(torch.arange(6))
+    # Rows 0 (neighbours 1, 2), 1 (2, 3) and 2 (3, 4) have trained neighbours.
+    assert has_target.tolist() == [True, True, True, False, False, False]
+    proba = torch.softmax(logits[:, 0], dim=1)
+    torch.testing.assert_close(targets[0], proba[0])          # only row 2 seen
+    torch.testing.assert_close(targets[1], proba.mean(dim=0))  # rows 2 and 3, equal weight
+    torch.testing.assert_close(targets[2], proba[1])
+
+
+def test_held_out_rows_never_reach_a_target():
+    loss = edge_criterion()
+    logits = torch.randn(6, 1, 3)
+    # Validation batches (training=False) leave the prediction table alone.
+    loss(logits, torch.zeros(6, 1, 4), torch.zeros(6, dtype=torch.long),
+         index=torch.arange(6), training=False)
+    assert not loss.seen.any()
+
+
+def test_edge_term_ramps_up_over_the_warmup_epochs():
+    def edge_share(epoch):
+        loss = edge_criterion(warmup_epochs=4)
+        logits = torch.randn(6, 1, 3, generator=torch.Generator().manual_seed(0))
+        y = torch.zeros(6, dtype=torch.long)
+        loss(logits, torch.zeros(6, 1, 4), y, index=torch.arange(6))  # fills the table
+        terms = loss(logits, torch.zeros(6, 1, 4), y, index=torch.arange(6), epoch=epoch)
+        return (terms["loss"] - terms["base"]).item() / terms["edge"].item()
+    assert [round(edge_share(e), 6) for e in (0, 1, 3, 7)] == [0.25, 0.5, 1.0, 1.0]
+
+
+def test_terms_in_use():
+    assert edge_criterion().terms == ("edge",)
+    assert edge_criterion(relation_weight=0.0).terms == ()
+    with pytest.raises(ValueError, match="needs the teacher's kNN graph"):
+        RelationDistillationLoss(cross_entropy, 4, 3, relation_weight=1.0)
+
+
+# ------------------------------------------------------------------ node term
+def test_node_matching_rewards_each_row_matching_its_own_teacher_row():
+    teacher = torch.randn(16, 8)
+    matched = node_matching(teacher.clone(), teacher).mean()
+    shuffled = node_matching(teacher[torch.randperm(16)], teacher).mean()
+    near_zero = node_matching(1e-3 * torch.randn(16, 8), teacher).mean()
+    assert matched < shuffled and matched < near_zero
+
+
+def test_node_term_keeps_the_teacher_side_frozen():
+    features = torch.randn(6, 5)
+    loss = RelationDistillationLoss(cross_entropy, 4, 3, teacher_features=features,
+                                    teacher_dim=5, relation_dim=7, relation_weight=1.0,
+                                    edge_weight=0.0, node_weight=1.0)
+    assert loss.terms == ("node",)
+    trainable = {name for name, p in loss.named_parameters() if p.requires_grad}
+    assert trainable and all(name.startswith("node_student") for name in trainable)
+    frozen = loss.node_teacher.weight.clone()
+    embeddings = torch.randn(6, 1, 4, requires_grad=True)
+    terms = loss(torch.randn(6, 1, 3), embeddings, torch.zeros(6, dtype=torch.long),
+                 index=torch.arange(6))
+    terms["loss"].backward()
+    assert loss.node_teacher.weight.grad is None and torch.equal(loss.node_teacher.weight, frozen)
+    assert embeddings.grad.abs().sum() > 0
+
+
+def test_pearson_is_row_correlation():
+    a, b = torch.randn(5, 7, dtype=torch.float64), torch.randn(4, 7, dtype=torch.float64)
+    expected = np.corrcoef(a.numpy(), b.numpy())[:5, 5:]
+    np.testing.assert_allclose(pearson(a, b).numpy(), expected, atol=1e-12)
