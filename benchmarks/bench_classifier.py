@@ -1,39 +1,46 @@
-"""Classifier benchmark: accuracy under label noise and fit time, RMD against plain CE.
+"""Classifier benchmark: what each part of RMD buys under label noise, on every data kind.
 
 Protocol
 --------
-* Data: scikit-learn's digits, inputs scaled to [0, 1] by ``X / 16``; per seed a
-  stratified 70/30 split (``random_state=seed``).
-* Noise: only on the training part, with ``make_noisy_labels`` (exactly
-  ``round(rate * n)`` rows flipped, ``random_state=seed``): symmetric 20% and
-  50%, pair 40% (class c -> c + 1). Test labels stay clean.
-* Views: ``flat`` (rows of 64 pixels, MLP encoder) and ``cnn``
-  (``input_shape=(1, 8, 8)``, 2-D CNN encoder).
+* Data (``_data.py``): digits as flat rows (MLP) and as 8x8 images (2-D CNN),
+  generated tabular rows (MLP), generated signals (1-D CNN) and generated
+  16x16 images (2-D CNN); per seed a stratified 70/30 split.
+* Noise only on the training part, exact counts (``make_noisy_labels``,
+  ``random_state=seed``): symmetric 20% and 50%, pair 40% (class c -> c + 1).
+  Test labels stay clean.
 * Methods, all with the same default encoder, linear head, optimizer (AdamW),
-  lr, weight decay, batch size and stage-2 epochs, read from
+  lr, weight decay, batch size and ``max_epochs``, read from
   ``RMDClassifier().get_params()``:
 
-  A ``skorch_ce``  plain skorch ``NeuralNetClassifier``, cross-entropy;
-  B ``rmd_init``   ``RMDClassifier(relation_weight=0)``: teacher init only;
-  C ``rmd_ce``     ``RMDClassifier(relation_weight=0, init_from_teacher=False)``:
-                   plain CE through our own loader (a second timing baseline);
-  D ``rmd``        ``RMDClassifier()`` with every default.
+  A ``plain``     plain skorch ``NeuralNetClassifier``, cross-entropy, all epochs;
+  C ``stopped``   ``RMDClassifier(relation_weight=0, init_from_teacher=False)``:
+                  the same network with our early stopping, no teacher;
+  B ``teacher``   ``RMDClassifier(relation_weight=0)``: C started at the
+                  teacher's weights, relation term off;
+  D ``rmd``       ``RMDClassifier()``, every default;
+  ``clean``       D fitted on the true training labels (its own ceiling).
 
-* Reported per (view, noise): clean-test accuracy, mean and std over seeds;
-  the teacher's kNN accuracy (``KNeighborsClassifier(10, metric='cosine')`` on
-  ``embed(X, source='teacher')`` with the clean labels), and the same kNN on
-  the raw inputs; fit seconds and fit time as a ratio to A in the same run.
-* One thread everywhere (``pin_threads``); one tiny warm-up fit per method and
-  view before timing, so torch's start-up cost lands in no timing.
+  B, D and ``clean`` share one ``SimSiamTeacher`` per kind and seed (the one
+  ``RMDClassifier`` builds by default, fitted once on the training rows,
+  labels unused), passed through ``teacher=``.
+* The paper's regime, on the sym50 cells: B and D without early stopping for
+  all ``max_epochs``; the clean-test accuracy of the last epoch and of the
+  best epoch (read each epoch by a callback, for reporting only).
+* Also per kind and seed: the kNN accuracy (``KNeighborsClassifier(10,
+  metric='cosine')``, clean training labels) of the teacher's embeddings and
+  of the raw input rows.
+* Targets (see ``TARGETS``) are checked against the strongest of A, B, C.
+* One thread per process (``pin_threads``); accuracy only (fit times: see
+  ``bench_relation_cost.py``), so shards may run side by side: ``--kinds``
+  with ``--out`` per shard, then ``--combine shard.json ...`` writes the table.
 
-Run ``python benchmarks/bench_classifier.py`` (the full run takes a while on a
-CPU) or ``--quick`` for a smoke run (1 seed, 2 epochs; written under
-``benchmarks/results/quick/`` unless ``--out`` is given).
+Run ``python benchmarks/bench_classifier.py`` (about an hour on one CPU
+thread), or ``--quick`` for a smoke run (1 seed, 2 epochs per stage; written
+under ``benchmarks/results/quick/``).
 """
 
 import argparse
-import re
-import time
+import json
 import warnings
 
 from _common import pin_threads
@@ -43,32 +50,38 @@ pin_threads()
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from skorch import NeuralNetClassifier  # noqa: E402
+from skorch.callbacks import Callback  # noqa: E402
 from sklearn.neighbors import KNeighborsClassifier  # noqa: E402
 from torch import nn  # noqa: E402
 
-from _common import (digits_split, environment_info, fill_run_defaults,  # noqa: E402
-                     write_results)
+from _common import (environment_info, fill_run_defaults, mean_std,  # noqa: E402
+                     parse_noise, write_results)
+from _data import KINDS  # noqa: E402
 from sklearn_rmd import RMDClassifier  # noqa: E402
 from sklearn_rmd.modules import make_encoder  # noqa: E402
 from sklearn_rmd.noise import make_noisy_labels  # noqa: E402
 
-VIEWS = {"flat": None, "cnn": (1, 8, 8)}
 METHODS = {
-    "skorch_ce": "A: plain skorch NeuralNetClassifier, cross-entropy",
-    "rmd_init": "B: RMDClassifier(relation_weight=0), teacher init only",
-    "rmd_ce": "C: RMDClassifier(relation_weight=0, init_from_teacher=False), plain CE",
-    "rmd": "D: RMDClassifier(), full RMD",
+    "plain": "A: plain skorch NeuralNetClassifier, cross-entropy, all epochs",
+    "stopped": "C: RMDClassifier(relation_weight=0, init_from_teacher=False): "
+               "early stopping, no teacher",
+    "teacher": "B: RMDClassifier(relation_weight=0): C started at the teacher's weights",
+    "rmd": "D: RMDClassifier(), every default",
+    "clean": "D fitted on the clean training labels",
 }
-RMD_PARAMS = {
-    "rmd_init": dict(relation_weight=0),
-    "rmd_ce": dict(relation_weight=0, init_from_teacher=False),
-    "rmd": {},
-}
-# cleanlab CleanLearning + SVC on this protocol, exact symmetric noise
-# (shared/reference/noisy-label-tools-notes.md, section 4.3).
-CLEANLAB_SVC = {0.2: 0.973, 0.4: 0.965}
-MIN_GAIN_SYM50 = 0.05
-MAX_TIME_RATIO = 2.5
+RMD_PARAMS = {"stopped": dict(relation_weight=0, init_from_teacher=False),
+              "teacher": dict(relation_weight=0), "rmd": {}, "clean": {}}
+PAPER = {"teacher": dict(relation_weight=0, early_stopping=False),
+         "rmd": dict(early_stopping=False)}
+#: Largest gap (points) of D to its own clean-label accuracy, per noise.
+CLEAN_GAP = {"sym20": 3.0, "sym50": 6.0, "pair40": 12.0}
+TARGETS = [
+    "D - B >= +2.0 points, mean over sym50 and pair40 cells; no such cell below -0.5",
+    "paper regime (no early stopping): D - B >= +5 points at the last epoch, mean over sym50",
+    "D within 3 / 6 / 12 points of its clean-label accuracy at sym20 / sym50 / pair40",
+    "teacher kNN accuracy >= raw kNN accuracy on the CNN views of images and signals",
+    "D >= the strongest of A, B and C, mean over all cells",
+]
 
 
 class EncoderHead(nn.Module):
@@ -84,49 +97,30 @@ class EncoderHead(nn.Module):
         return self.head(self.encoder(x))
 
 
-def parse_noise(key):
-    """'sym50' -> ('symmetric', 0.5); 'pair40' -> ('pair', 0.4)."""
-    match = re.fullmatch(r"(sym|pair)(\d{1,2})", key)
-    if not match:
-        raise argparse.ArgumentTypeError(f"noise {key!r}: use symNN or pairNN, e.g. sym50")
-    kind = {"sym": "symmetric", "pair": "pair"}[match.group(1)]
-    return key, kind, int(match.group(2)) / 100
+class EpochAccuracy(Callback):
+    """Clean-test accuracy after every stage-2 epoch (reporting only)."""
+
+    def __init__(self, X_test, y_test):
+        self.X_test, self.y_test = X_test, y_test
+
+    def initialize(self):
+        self.accuracies_ = []
+        return self
+
+    def on_epoch_end(self, net, **kwargs):
+        proba = net.predict_proba({"x": self.X_test})
+        self.accuracies_.append(float(np.mean(proba.argmax(axis=1) == self.y_test)))
 
 
-def make_model(method, input_shape, seed, defaults, overrides, device):
-    """A fresh, unfitted model for ``method``."""
-    if method == "skorch_ce":
-        return NeuralNetClassifier(
-            EncoderHead,
-            module__n_features=64, module__n_classes=10, module__input_shape=input_shape,
-            module__hidden_dims=defaults["hidden_dims"],
-            module__embedding_dim=defaults["embedding_dim"],
-            module__dropout=defaults["dropout"],
-            criterion=nn.CrossEntropyLoss,
-            optimizer=torch.optim.AdamW,
-            lr=defaults["lr"], optimizer__weight_decay=defaults["weight_decay"],
-            batch_size=defaults["batch_size"],
-            max_epochs=overrides.get("max_epochs", defaults["max_epochs"]),
-            train_split=None, iterator_train__shuffle=True, device=device, verbose=0,
-        )
-    return RMDClassifier(input_shape=input_shape, random_state=seed,
-                         **RMD_PARAMS[method], **overrides)
-
-
-def fit_timed(method, model, X, y, seed):
-    if method == "skorch_ce":
-        torch.manual_seed(seed)
-    start = time.perf_counter()
-    model.fit(X, y)
-    return time.perf_counter() - start
-
-
-def epochs_run(model):
-    """Epochs trained: ``[stage 1, stage 2]`` (stage 1 is 0 without a teacher)."""
-    if isinstance(model, NeuralNetClassifier):
-        return [0, len(model.history)]
-    teacher = model.teacher_
-    return [len(teacher.history_) if teacher is not None else 0, len(model.history_)]
+def plain_network(input_shape, n_features, n_classes, defaults, overrides):
+    return NeuralNetClassifier(
+        EncoderHead, module__n_features=n_features, module__n_classes=n_classes,
+        module__input_shape=input_shape, module__hidden_dims=defaults["hidden_dims"],
+        module__embedding_dim=defaults["embedding_dim"], module__dropout=defaults["dropout"],
+        criterion=nn.CrossEntropyLoss, optimizer=torch.optim.AdamW, lr=defaults["lr"],
+        optimizer__weight_decay=defaults["weight_decay"], batch_size=defaults["batch_size"],
+        max_epochs=overrides.get("max_epochs", defaults["max_epochs"]),
+        train_split=None, iterator_train__shuffle=True, device="cpu", verbose=0)
 
 
 def knn_accuracy(train, y_train, test, y_test):
@@ -134,207 +128,192 @@ def knn_accuracy(train, y_train, test, y_test):
     return float(knn.score(test, y_test))
 
 
-def run(args):
-    defaults = RMDClassifier().get_params()
-    overrides = dict(pretrain_epochs=2, max_epochs=2) if args.quick else {}
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    env = environment_info()
-    print("environment:", env, flush=True)
-    print("defaults:", {k: defaults.get(k) for k in (
-        "lr", "weight_decay", "batch_size", "max_epochs", "pretrain_epochs", "early_stopping")},
-          flush=True)
+def fit_quietly(model, X, y):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # e.g. too few rows to early-stop in --quick
+        return model.fit(X, y)
 
-    X_warm, _, y_warm, _ = digits_split(0)
+
+def run_kind(kind, args, defaults, overrides):
+    loader, input_shape = KINDS[kind]
     runs = []
-    for view in args.views:
-        input_shape = VIEWS[view]
-        for method in args.methods:  # warm-up: torch's first-call costs
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # e.g. too few rows to early-stop
-                make_model(method, input_shape, 0, defaults,
-                           dict(pretrain_epochs=1, max_epochs=1), device).fit(X_warm[:128],
-                                                                              y_warm[:128])
-        for noise_key, kind, rate in args.noise:
-            for seed in args.seeds:
-                X_train, X_test, y_train, y_test = digits_split(seed)
-                y_noisy, _ = make_noisy_labels(y_train, rate, kind=kind, random_state=seed)
-                record = dict(view=view, noise=noise_key, seed=seed, accuracy={}, fit_s={},
-                              epochs={}, knn_raw=knn_accuracy(X_train, y_train, X_test, y_test),
-                              knn_teacher=None)
-                for method in args.methods:
-                    model = make_model(method, input_shape, seed, defaults, overrides, device)
-                    record["fit_s"][method] = fit_timed(method, model, X_train, y_noisy, seed)
-                    record["accuracy"][method] = float(model.score(X_test, y_test))
-                    record["epochs"][method] = epochs_run(model)
-                    # B and D share their stage 1 (label-free, same seed): one teacher.
-                    teacher = getattr(model, "teacher_", None)
-                    if record["knn_teacher"] is None and teacher is not None:
-                        record["knn_teacher"] = knn_accuracy(
-                            model.embed(X_train, source="teacher"), y_train,
-                            model.embed(X_test, source="teacher"), y_test)
-                runs.append(record)
-                print(f"{view:4} {noise_key:6} seed {seed}: "
-                      + "  ".join(f"{m} {record['accuracy'][m]:.3f} ({record['fit_s'][m]:.1f}s)"
-                                  for m in args.methods), flush=True)
+    for seed in args.seeds:
+        X_train, X_test, y_train, y_test = loader(seed)
+        n_classes = len(np.unique(y_train))
+        teacher = RMDClassifier(input_shape=input_shape, random_state=seed,
+                                **overrides).build_teacher().fit(X_train)
+        knn = dict(raw=knn_accuracy(X_train, y_train, X_test, y_test),
+                   teacher=knn_accuracy(teacher.transform(X_train), y_train,
+                                        teacher.transform(X_test), y_test))
 
-    summary = summarize(runs, args)
-    targets = check_targets(summary, args)
-    results = dict(
-        benchmark="classifier",
-        quick=args.quick,
-        environment=env,
-        protocol=dict(data="sklearn digits, X/16, stratified 70/30 split per seed",
-                      noise={key: [kind, rate] for key, kind, rate in args.noise},
-                      seeds=args.seeds, views={v: VIEWS[v] for v in args.views},
-                      methods={m: METHODS[m] for m in args.methods},
-                      knn="KNeighborsClassifier(10, metric='cosine'), clean train labels"),
-        defaults=defaults,
-        overrides=overrides,
-        runs=runs, summary=summary, targets=targets,
-    )
-    write_results(args.out, results, markdown(results, args))
-    return results
+        def rmd(params, labels, callbacks=None):
+            model = RMDClassifier(input_shape=input_shape, random_state=seed, teacher=teacher,
+                                  callbacks=callbacks, **params, **overrides)
+            return fit_quietly(model, X_train, labels)
+
+        clean = float(rmd(RMD_PARAMS["clean"], y_train).score(X_test, y_test))
+        for noise_key, noise_kind, rate in args.noise:
+            y_noisy, _ = make_noisy_labels(y_train, rate, kind=noise_kind, random_state=seed)
+            record = dict(kind=kind, noise=noise_key, seed=seed, knn=knn, accuracy={})
+            torch.manual_seed(seed)
+            plain = plain_network(input_shape, X_train.shape[1], n_classes, defaults, overrides)
+            record["accuracy"]["plain"] = float(fit_quietly(plain, X_train, y_noisy)
+                                                .score(X_test, y_test))
+            for method in ("stopped", "teacher", "rmd"):
+                record["accuracy"][method] = float(rmd(RMD_PARAMS[method], y_noisy)
+                                                   .score(X_test, y_test))
+            record["accuracy"]["clean"] = clean
+            if noise_key == "sym50":
+                record["paper"] = {}
+                for method, params in PAPER.items():
+                    recorder = EpochAccuracy(X_test, y_test)
+                    rmd(params, y_noisy, callbacks=[recorder])
+                    record["paper"][method] = dict(last=recorder.accuracies_[-1],
+                                                   best=max(recorder.accuracies_))
+            runs.append(record)
+            print(f"{kind} {noise_key} seed {seed}: " + "  ".join(
+                f"{m} {a:.3f}" for m, a in record["accuracy"].items())
+                + (f"  paper {record['paper']}" if "paper" in record else ""), flush=True)
+    return runs
 
 
-def _mean_std(values):
-    values = [v for v in values if v is not None]
-    if not values:
-        return None
-    return [float(np.mean(values)), float(np.std(values))]
-
-
-def summarize(runs, args):
+def summarize(runs):
+    cells = {}
+    for r in runs:
+        cells.setdefault((r["kind"], r["noise"]), []).append(r)
     rows = []
-    for view in args.views:
-        for noise_key, kind, rate in args.noise:
-            group = [r for r in runs if r["view"] == view and r["noise"] == noise_key]
-            row = dict(view=view, noise=noise_key, kind=kind, rate=rate, n_seeds=len(group),
-                       accuracy={}, fit_s={}, time_ratio={}, epochs={},
-                       knn_raw=_mean_std([r["knn_raw"] for r in group]),
-                       knn_teacher=_mean_std([r["knn_teacher"] for r in group]))
-            for method in args.methods:
-                row["accuracy"][method] = _mean_std([r["accuracy"][method] for r in group])
-                row["fit_s"][method] = _mean_std([r["fit_s"][method] for r in group])
-                row["epochs"][method] = [float(np.mean([r["epochs"][method][i] for r in group]))
-                                         for i in (0, 1)]
-                if "skorch_ce" in args.methods:
-                    row["time_ratio"][method] = _mean_std(
-                        [r["fit_s"][method] / r["fit_s"]["skorch_ce"] for r in group])
-            rows.append(row)
+    for (kind, noise), group in cells.items():
+        row = dict(kind=kind, noise=noise, n_seeds=len(group),
+                   accuracy={m: mean_std([r["accuracy"][m] for r in group]) for m in METHODS},
+                   knn_raw=mean_std([r["knn"]["raw"] for r in group]),
+                   knn_teacher=mean_std([r["knn"]["teacher"] for r in group]))
+        acc = {m: np.array([r["accuracy"][m] for r in group]) for m in METHODS}
+        row["d_minus_b"] = float(100 * np.mean(acc["rmd"] - acc["teacher"]))
+        strongest = np.max([acc[m] for m in ("plain", "stopped", "teacher")], axis=0)
+        row["d_minus_strongest"] = float(100 * np.mean(acc["rmd"] - strongest))
+        row["clean_gap"] = float(100 * np.mean(acc["clean"] - acc["rmd"]))
+        if all("paper" in r for r in group):
+            row["paper"] = {m: {k: mean_std([r["paper"][m][k] for r in group])
+                                for k in ("last", "best")} for m in PAPER}
+            row["paper_d_minus_b_last"] = float(100 * np.mean(
+                [r["paper"]["rmd"]["last"] - r["paper"]["teacher"]["last"] for r in group]))
+        rows.append(row)
     return rows
 
 
-def check_targets(summary, args):
-    """Targets for full RMD (D) against plain skorch CE (A), per summary row."""
+def check_targets(rows):
+    hard = [r for r in rows if r["noise"] in ("sym50", "pair40")]
+    paper = [r for r in rows if "paper" in r]
+    cnn = {}
+    for r in rows:
+        if r["kind"] in ("signal_cnn", "image_cnn", "digits_cnn"):
+            cnn[r["kind"]] = r["knn_teacher"][0] - r["knn_raw"][0]
     checks = []
-    if not {"rmd", "skorch_ce"} <= set(args.methods):
-        return checks
-    for row in summary:
-        rmd, ce = row["accuracy"]["rmd"][0], row["accuracy"]["skorch_ce"][0]
-        where = dict(view=row["view"], noise=row["noise"])
-        if row["kind"] == "symmetric" and row["rate"] == 0.5:
-            checks.append(dict(where, target=f"RMD >= plain CE + {100 * MIN_GAIN_SYM50:.0f} points",
-                               value=rmd - ce, passed=rmd - ce >= MIN_GAIN_SYM50))
-        if row["kind"] == "symmetric" and row["rate"] == 0.2:
-            checks.append(dict(where, target="RMD >= plain CE", value=rmd - ce, passed=rmd >= ce))
-        ratio = row["time_ratio"]["rmd"][0]
-        checks.append(dict(where, target=f"fit time <= {MAX_TIME_RATIO}x plain CE", value=ratio,
-                           passed=ratio <= MAX_TIME_RATIO))
-        if row["rate"] in CLEANLAB_SVC:
-            reference = CLEANLAB_SVC[row["rate"]]
-            note = ("" if row["kind"] == "symmetric"
-                    else " (reference measured with symmetric noise)")
-            checks.append(dict(where, target=f"RMD >= cleanlab CleanLearning+SVC {reference}{note}",
-                               value=rmd, passed=rmd >= reference))
+    if hard:
+        mean = float(np.mean([r["d_minus_b"] for r in hard]))
+        worst = float(min(r["d_minus_b"] for r in hard))
+        checks.append(dict(target=TARGETS[0], value=f"mean {mean:+.1f}, worst {worst:+.1f}",
+                           passed=mean >= 2.0 and worst >= -0.5))
+    if paper:
+        mean = float(np.mean([r["paper_d_minus_b_last"] for r in paper]))
+        checks.append(dict(target=TARGETS[1], value=f"mean {mean:+.1f}", passed=mean >= 5.0))
+    gaps = [(r["kind"], r["noise"], r["clean_gap"]) for r in rows if r["noise"] in CLEAN_GAP]
+    failing = [f"{k} {n} {g:.1f}" for k, n, g in gaps if g > CLEAN_GAP[n]]
+    checks.append(dict(target=TARGETS[2], value="failing: " + (", ".join(failing) or "none"),
+                       passed=not failing))
+    checks.append(dict(target=TARGETS[3], value=", ".join(
+        f"{k} {100 * v:+.1f}" for k, v in cnn.items()) or "no CNN kind run",
+        passed=bool(cnn) and all(v >= 0 for v in cnn.values())))
+    mean = float(np.mean([r["d_minus_strongest"] for r in rows]))
+    checks.append(dict(target=TARGETS[4], value=f"mean {mean:+.1f}", passed=mean >= 0))
     return checks
 
 
-def _fmt(pair, digits=3):
-    return "n/a" if pair is None else f"{pair[0]:.{digits}f} ± {pair[1]:.{digits}f}"
+def _fmt(pair):
+    return "n/a" if pair is None else f"{pair[0]:.3f} ± {pair[1]:.3f}"
 
 
-def _gain(acc, baseline):
-    if "rmd" not in acc or baseline not in acc:
-        return "n/a"
-    return f"{100 * (acc['rmd'][0] - acc[baseline][0]):+.1f} pts"
-
-
-def markdown(results, args):
-    env, methods = results["environment"], args.methods
+def markdown(results):
+    env, rows = results["environment"], results["summary"]
     lines = [
-        "# Classifier benchmark (generated by benchmarks/bench_classifier.py)",
-        "",
+        "# Classifier benchmark (generated by benchmarks/bench_classifier.py)", "",
         "Do not edit by hand: rerun the script." + (
-            " **Smoke run (--quick): 2 epochs, numbers are meaningless.**" if args.quick else ""),
-        "",
-        f"Device {env['device']}{' (' + env['gpu'] + ')' if env['gpu'] else ''}, "
-        f"{env['cpu_count']} CPUs, 1 thread; torch {env['torch']}, skorch {env['skorch']}, "
-        f"scikit-learn {env['sklearn']}; commit {env['git_commit']}.",
-        f"Digits, X/16, stratified 70/30 split per seed; seeds {args.seeds}; exact-count noise "
-        "on the training part only; clean test labels.",
-        "",
-        "Methods: " + "; ".join(METHODS[m] for m in methods) + ".",
-        "",
-        "## Clean-test accuracy (mean ± std over seeds)",
-        "",
-        "| view | noise | " + " | ".join(methods)
-        + " | D − A | D − C | teacher kNN | raw kNN |",
-        "|---" * (len(methods) + 6) + "|",
+            " **Smoke run (--quick): 2 epochs, numbers are meaningless.**"
+            if results["quick"] else ""), "",
+        f"Device {env['device']}, 1 thread per process; torch {env['torch']}, skorch "
+        f"{env['skorch']}, scikit-learn {env['sklearn']}; commit {env['git_commit']}.",
+        f"Seeds {results['seeds']}; exact-count noise on the training part only; clean "
+        "test labels.", "",
+        "Methods: " + "; ".join(f"`{m}` {d}" for m, d in METHODS.items()) + ".", "",
+        "## Clean-test accuracy (mean ± std over seeds)", "",
+        "| kind | noise | " + " | ".join(METHODS) + " | D − B | D − strongest of A, B, C "
+        "| clean − D |",
+        "|---" * (len(METHODS) + 5) + "|",
     ]
-    for row in results["summary"]:
-        acc = row["accuracy"]
-        lines.append(f"| {row['view']} | {row['noise']} | "
-                     + " | ".join(_fmt(acc[m]) for m in methods)
-                     + f" | {_gain(acc, 'skorch_ce')} | {_gain(acc, 'rmd_ce')}"
-                     + f" | {_fmt(row['knn_teacher'])} | {_fmt(row['knn_raw'])} |")
-    defaults = results["defaults"]
-    lines += [
-        "",
-        "Teacher kNN: KNeighborsClassifier(10, metric='cosine') on the frozen teacher's "
-        "embeddings, fit with the clean training labels; raw kNN: the same on X/16.",
-        f"RMDClassifier defaults used: early_stopping={defaults.get('early_stopping', 'n/a')}, "
-        f"max_epochs={defaults['max_epochs']}, pretrain_epochs={defaults['pretrain_epochs']}; "
-        "A always trains all max_epochs on all training rows.",
-        "",
-        "## Fit time (seconds, mean; ratio to A in the same run, mean over runs)",
-        "",
-        "Epochs run, mean: stage 1 + stage 2.",
-        "",
-        "| view | noise | " + " | ".join(methods) + " |",
-        "|---" * (len(methods) + 2) + "|",
-    ]
-    for row in results["summary"]:
-        cells = []
-        for m in methods:
-            ratio = row["time_ratio"].get(m)
-            pre, main = row["epochs"][m]
-            cells.append(f"{row['fit_s'][m][0]:.1f} s" + (f" (×{ratio[0]:.2f})" if ratio else "")
-                         + f", {pre:.0f}+{main:.0f} ep")
-        lines.append(f"| {row['view']} | {row['noise']} | " + " | ".join(cells) + " |")
-    if results["targets"]:
-        lines += ["", "## Targets (D = full RMD, A = plain skorch CE)", "",
-                  "| view | noise | target | measured | result |", "|---|---|---|---|---|"]
-        for check in results["targets"]:
-            value = check["value"]
-            shown = (f"×{value:.2f}" if "time" in check["target"]
-                     else f"{value:.3f}" if "cleanlab" in check["target"]
-                     else f"{100 * value:+.1f} pts")
-            lines.append(f"| {check['view']} | {check['noise']} | {check['target']} | {shown} | "
-                         f"{'pass' if check['passed'] else '**fail**'} |")
+    for r in rows:
+        lines.append(f"| {r['kind']} | {r['noise']} | "
+                     + " | ".join(_fmt(r["accuracy"][m]) for m in METHODS)
+                     + f" | {r['d_minus_b']:+.1f} | {r['d_minus_strongest']:+.1f} "
+                       f"| {r['clean_gap']:.1f} |")
+    lines += ["", "## The paper's regime: no early stopping, all epochs (sym50)", "",
+              "| kind | B last | B best | D last | D best | D − B (last) |",
+              "|---|---|---|---|---|---|"]
+    for r in rows:
+        if "paper" in r:
+            p = r["paper"]
+            lines.append(f"| {r['kind']} | {_fmt(p['teacher']['last'])} | "
+                         f"{_fmt(p['teacher']['best'])} | {_fmt(p['rmd']['last'])} | "
+                         f"{_fmt(p['rmd']['best'])} | {r['paper_d_minus_b_last']:+.1f} |")
+    lines += ["", "## Teacher: kNN accuracy of its embeddings against the raw input", "",
+              "| kind | teacher kNN | raw kNN |", "|---|---|---|"]
+    for kind in dict.fromkeys(r["kind"] for r in rows):
+        r = next(r for r in rows if r["kind"] == kind)
+        lines.append(f"| {kind} | {_fmt(r['knn_teacher'])} | {_fmt(r['knn_raw'])} |")
+    lines += ["", "## Targets", "", "| target | measured | result |", "|---|---|---|"]
+    for check in results["targets"]:
+        lines.append(f"| {check['target']} | {check['value']} | "
+                     f"{'met' if check['passed'] else '**not met**'} |")
     return "\n".join(lines) + "\n"
+
+
+def write(args, runs, env, defaults, overrides):
+    summary = summarize(runs)
+    results = dict(benchmark="classifier", quick=args.quick, environment=env,
+                   seeds=sorted({r["seed"] for r in runs}), methods=METHODS,
+                   defaults=defaults, overrides=overrides, runs=runs, summary=summary,
+                   targets=check_targets(summary))
+    write_results(args.out, results, markdown(results))
+
+
+def run(args):
+    defaults = RMDClassifier().get_params()
+    overrides = dict(pretrain_epochs=2, max_epochs=2) if args.quick else {}
+    env = environment_info()
+    print("environment:", env, flush=True)
+    if args.combine:
+        shards = [json.load(open(path)) for path in args.combine]
+        commits = {shard["environment"]["git_commit"] for shard in shards}
+        if len(commits) != 1:
+            raise SystemExit(f"shards come from different commits: {sorted(commits)}")
+        env = shards[0]["environment"]
+        runs = [r for shard in shards for r in shard["runs"]]
+        return write(args, runs, env, shards[0]["defaults"], shards[0]["overrides"])
+    runs = [r for kind in args.kinds for r in run_kind(kind, args, defaults, overrides)]
+    return write(args, runs, env, defaults, overrides)
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: 1 seed, 2 epochs per stage")
-    parser.add_argument("--views", nargs="+", choices=list(VIEWS), default=list(VIEWS))
+    parser.add_argument("--kinds", nargs="+", choices=list(KINDS), default=list(KINDS))
     parser.add_argument("--noise", nargs="+", type=parse_noise,
                         default=[parse_noise(k) for k in ("sym20", "sym50", "pair40")],
                         help="symNN / pairNN (default: sym20 sym50 pair40)")
     parser.add_argument("--seeds", nargs="+", type=int, default=None,
                         help="default 0 1 2 (0 with --quick)")
-    parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS))
+    parser.add_argument("--combine", nargs="+", default=None, metavar="SHARD_JSON",
+                        help="write the table from the .json files of shards run with --kinds")
     parser.add_argument("--out", default=None,
                         help="output prefix for .json and .md (default "
                              "benchmarks/results/classifier, quick/classifier with --quick)")

@@ -16,6 +16,8 @@ Protocol
                   (3 folds, teacher trained 5 epochs);
   ``ours_cv5``    the same with 5 folds and 10 teacher epochs: what the
                   slower setting buys;
+  ``ours_rwW``    ``ours`` with the network's ``relation_weight=W`` (0, 3, 10):
+                  the measurement that chooses the detector's default weight;
   ``cl_net``      cleanlab ``find_label_issues`` (default filter, n_jobs=1) on
                   5-fold out-of-fold probabilities (StratifiedKFold, shuffled)
                   of a plain skorch ``NeuralNetClassifier``: the default MLP
@@ -68,6 +70,9 @@ from sklearn_rmd.noise import make_noisy_labels  # noqa: E402
 METHODS = {
     "ours": "NoisyLabelDetector(), defaults",
     "ours_cv5": "NoisyLabelDetector(cv=5), network with pretrain_epochs=10",
+    "ours_rw0": "NoisyLabelDetector() with the network's relation term off (relation_weight=0)",
+    "ours_rw3": "NoisyLabelDetector() with relation_weight=3 in the network",
+    "ours_rw10": "NoisyLabelDetector() with relation_weight=10 in the network",
     "cl_net": "cleanlab find_label_issues on 5-fold OOF of a plain skorch net (same network, epochs)",
     "cl_svc": "cleanlab find_label_issues on 5-fold OOF of StandardScaler + SVC(probability=True)",
 }
@@ -113,8 +118,10 @@ def network_params(quick):
     return params
 
 
-def make_detector(seed, params, device, thorough=False):
+def make_detector(seed, params, device, thorough=False, relation_weight=None):
     net = RMDClassifier(**{k: params[k] for k in DEFAULT_NETWORK}, device=device)
+    if relation_weight is not None:
+        net.set_params(relation_weight=relation_weight)
     if not thorough:
         return NoisyLabelDetector(net, random_state=seed, device=device)
     net.set_params(pretrain_epochs=2 * params["pretrain_epochs"])
@@ -145,8 +152,10 @@ def run_method(method, X, y, seed, params, device):
 
     torch.manual_seed(seed)
     start = time.perf_counter()
-    if method in ("ours", "ours_cv5"):
-        detector = make_detector(seed, params, device, thorough=method == "ours_cv5")
+    if method.startswith("ours"):
+        weight = float(method[len("ours_rw"):]) if method.startswith("ours_rw") else None
+        detector = make_detector(seed, params, device, thorough=method == "ours_cv5",
+                                 relation_weight=weight)
         flagged = detector.fit_predict(X, y)
         seconds = time.perf_counter() - start
         return flagged, detector.label_quality_, seconds
