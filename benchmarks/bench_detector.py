@@ -16,7 +16,7 @@ Protocol
                   (3 folds, teacher trained 5 epochs);
   ``ours_cv5``    the same with 5 folds and 10 teacher epochs: what the
                   slower setting buys;
-  ``ours_rwW``    ``ours`` with the network's ``relation_weight=W`` (0, 3, 10):
+  ``ours_rwW``    ``ours`` with the network's ``relation_weight=W`` (1, 3, 10):
                   the measurement that chooses the detector's default weight;
   ``cl_net``      cleanlab ``find_label_issues`` (default filter, n_jobs=1) on
                   5-fold out-of-fold probabilities (StratifiedKFold, shuffled)
@@ -70,7 +70,7 @@ from sklearn_rmd.noise import make_noisy_labels  # noqa: E402
 METHODS = {
     "ours": "NoisyLabelDetector(), defaults",
     "ours_cv5": "NoisyLabelDetector(cv=5), network with pretrain_epochs=10",
-    "ours_rw0": "NoisyLabelDetector() with the network's relation term off (relation_weight=0)",
+    "ours_rw1": "NoisyLabelDetector() with relation_weight=1 in the network",
     "ours_rw3": "NoisyLabelDetector() with relation_weight=3 in the network",
     "ours_rw10": "NoisyLabelDetector() with relation_weight=10 in the network",
     "cl_net": "cleanlab find_label_issues on 5-fold OOF of a plain skorch net (same network, epochs)",

@@ -40,7 +40,7 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
     its base loss plus the distillation of the teacher's sample-to-sample
     relations::
 
-        L = L_base + relation_weight * (node_weight * L_node + edge_weight * L_edge)
+        L = L_base + relation_weight * (edge_weight * L_edge + node_weight * L_node)
 
     Parameters
     ----------
@@ -66,27 +66,34 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
     forget_epochs : int (default=10)
       Epochs over which the forget rate ramps up.
 
-    relation_weight : float (default=10.0)
-      Weight of the relation term; 0 switches it off. The edge and node
-      terms are root-mean-square differences (Frobenius norms divided by the
-      square root of the entries compared), so 10 here is about as strong as
-      weight 1 on raw Frobenius norms of a 10-row batch.
+    relation_weight : float (default=1.0)
+      Weight of the relation term; 0 switches it off (the teacher may still
+      initialise the student). Chosen with ``base_loss='ce'`` by
+      benchmarks/bench_relation_sweep.py (results/relation_sweep.md).
 
-    node_weight, edge_weight : float (default=1.0, 0.3)
-      Weights of node and edge matching inside the relation term.
+    edge_weight, node_weight : float (default=1.0, 0.0)
+      Weights of edge and node matching inside the relation term. Edge: each
+      row's class distribution is pulled towards the latest predictions for
+      its ``n_neighbors`` nearest rows in the teacher's embedding space.
+      Node: each row's student embedding must pick out its own teacher
+      embedding among the batch's (contrastive; off by default).
 
-    n_neighbors : int or None (default=None)
-      Restrict the edge term to each row's K strongest teacher relations in
-      the batch; None uses the dense batch graph. Also the K of the
-      teacher-space kNN graph behind Co-teaching's estimated forget rate
-      (None: 10).
+    n_neighbors : int (default=10)
+      K of the teacher's kNN graph over the training rows (edge term), and
+      of the neighbour vote behind Co-teaching's estimated forget rate.
+
+    relation_warmup : int (default=5)
+      Epochs over which the relation term ramps up linearly from 0: at the
+      start of stage 2 the neighbours' predictions are still uninformed.
 
     relation_dim : int (default=128)
-      Size of the node space shared by teacher and student.
+      Size of the node space (node term): a trainable layer maps the
+      student's embeddings into it, a frozen random one the teacher's.
 
     teacher_features : {'precomputed', 'online'} (default='precomputed')
-      'precomputed': teacher embeddings of the training rows, computed once.
-      'online': the frozen teacher runs on the student's batch view.
+      Teacher features of the node term. 'precomputed': embeddings of the
+      training rows, computed once. 'online': the frozen teacher runs on the
+      student's batch view.
 
     init_from_teacher : bool (default=True)
       Start the student encoder from the teacher's weights; the teacher's
@@ -192,7 +199,7 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
 
     def __init__(self, module=None, input_shape=None, hidden_dims=None, embedding_dim=128,
                  dropout=0.0, base_loss="ce", gce_q=0.7, sce_alpha=0.1, sce_beta=1.0,
-                 forget_rate=None, forget_epochs=10, relation_weight=10.0, edge_weight=1.0,
+                 forget_rate=None, forget_epochs=10, relation_weight=1.0, edge_weight=1.0,
                  node_weight=0.0, n_neighbors=10, relation_dim=128, relation_warmup=5,
                  teacher_features="precomputed", init_from_teacher=True,
                  student_augment=False, augment="auto", augment_strength=0.5,
