@@ -1,4 +1,5 @@
-"""Input and parameter checks of the estimators, raised before any training."""
+"""Input and parameter checks of the estimators, raised before any training,
+and the way back from validated arrays to the caller's containers."""
 
 import numbers
 
@@ -192,3 +193,14 @@ def check_pred_probs(pred_probs, n_samples, classes):
             "predict_proba), not scores or logits."
         )
     return pred_probs
+
+
+def restore_like(like, values, rows):
+    """``values``, the validated rows ``rows`` of ``like``, in ``like``'s container and dtypes."""
+    if hasattr(like, "iloc"):  # pandas: keep the index, columns, name and dtypes
+        if values.ndim == 2:
+            return type(like)(values, index=like.index[rows],
+                              columns=like.columns).astype(like.dtypes)
+        return type(like)(values, index=like.index[rows], name=like.name).astype(like.dtype)
+    restored = values.astype(np.asarray(like).dtype, copy=False)
+    return restored.tolist() if isinstance(like, list) else restored

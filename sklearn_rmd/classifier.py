@@ -2,33 +2,23 @@
 
 import copy
 import functools
-import warnings
 
 import numpy as np
 import torch
-from skorch.callbacks import EarlyStopping, EpochScoring, PassthroughScoring
-from skorch.dataset import ValidSplit
+from skorch.callbacks import PassthroughScoring
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 
 from ._device import on_cuda, seeded
-from ._network_builder import NetworkBuilderMixin, silent
+from ._network_builder import NetworkBuilderMixin
 from ._validation import check_classifier_params, validate_labelled
 from .coteaching import estimate_noise_rate
+from .early_stopping import early_stopping
 from .graph import knn_graph
 from .losses import (RelationDistillationLoss, cross_entropy, generalized_cross_entropy,
                      symmetric_cross_entropy)
 from .modules import StudentNetwork, Students, mean_softmax, output_dim
 from .nets import RMDNet
 from .teacher import SimSiamTeacher, check_teacher, is_fitted
-
-
-def noisy_accuracy(net, X, y):
-    """Accuracy of a stage-2 net against the (noisy) labels of a split.
-
-    Under noise that leaves each class's own label the most frequent, the
-    best epoch by noisy accuracy is also the best by clean accuracy.
-    """
-    return float(np.mean(net.predict_proba(X).argmax(axis=1) == np.asarray(y)))
 
 
 class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
@@ -276,29 +266,6 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
                                      beta=self.sce_beta)
         return cross_entropy
 
-    def _early_stopping(self, y, seed):
-        """Validation split and callbacks for early stopping, or (None, [])."""
-        if not self.early_stopping:
-            return None, []
-        counts = np.bincount(y)
-        n_valid = int(np.ceil(self.validation_fraction * len(y)))
-        if counts.min() < 2 or n_valid < 2 * len(counts):
-            warnings.warn(
-                f"early_stopping was skipped: a validation split of {n_valid} rows "
-                f"cannot hold two rows of each of the {len(counts)} classes. Raise "
-                "validation_fraction, add rows, or set early_stopping=False.",
-                UserWarning,
-            )
-            return None, []
-        split = ValidSplit(self.validation_fraction, stratified=True, random_state=seed)
-        callbacks = [
-            ("valid_acc", EpochScoring(noisy_accuracy, lower_is_better=False, name="valid_acc")),
-            ("early_stopping", EarlyStopping(monitor="valid_acc", lower_is_better=False,
-                                             patience=self.n_iter_no_change, load_best=True,
-                                             sink=print if self.verbose else silent)),
-        ]
-        return split, callbacks
-
     def needs_teacher(self):
         """Whether these settings use a teacher in stage 2.
 
@@ -362,7 +329,10 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
         scoring = [(f"train_{base_name}", PassthroughScoring(f"train_{base_name}", on_train=True))]
         scoring += [(f"train_{key}", PassthroughScoring(f"train_{key}", on_train=True))
                     for key in criterion.terms]
-        split, stopping = self._early_stopping(y, seed)
+        split, stopping = None, []
+        if self.early_stopping:
+            split, stopping = early_stopping(y, self.validation_fraction,
+                                             self.n_iter_no_change, seed, self.verbose)
         # Size batches for the rows stage 2 trains on: the (Stratified)ShuffleSplit
         # holds ceil(validation_fraction * n) out, so drop_last sees the real count.
         n_train = len(X) - (0 if split is None
