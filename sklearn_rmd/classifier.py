@@ -9,6 +9,7 @@ from skorch.callbacks import PassthroughScoring
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 
 from ._device import on_cuda, seeded
+from ._guards import DivergenceCheck, check_finite_proba, fit_or_restore
 from ._network_builder import NetworkBuilderMixin
 from ._validation import check_classifier_params, validate_labelled
 from .coteaching import estimate_noise_rate
@@ -341,12 +342,13 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
         kwargs["train_split"] = split
         net = self._stage_net(RMDNet)(
             students, criterion,
-            augment=self._augmenter() if self.student_augment else None,
+            augment=self._augmenter(X) if self.student_augment else None,
             base_name=base_name,
             max_epochs=self.max_epochs,
             lr=self.lr,
             predict_nonlinearity=mean_softmax,
-            callbacks=self._stage_callbacks(scoring + stopping) + list(self.callbacks or []),
+            callbacks=self._stage_callbacks(DivergenceCheck("Stage 2 (the classifier)", "lr"),
+                                            scoring + stopping) + list(self.callbacks or []),
             **kwargs,
         )
         if self.verbose:
@@ -372,28 +374,27 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
         self : RMDClassifier
           The fitted estimator.
         """
-        X, classes, y_encoded = validate_labelled(self, X, y, dtype=np.float32)
-        X = np.require(X, requirements="W")  # a read-only pandas view would make torch warn
-        check_classifier_params(self, X.shape[1])
-        teacher = None  # a fitted teacher is kept even when stage 2 does not use it
-        if check_teacher(self.teacher, X.shape[1]) or self.needs_teacher():
-            teacher = self.build_teacher()
-        self.classes_ = classes
-        self.device_ = self._resolve_device()
-        seed = self._torch_seed()
-        with seeded(seed):
-            if teacher is not None and not is_fitted(teacher):
-                teacher.fit(X)
-            self.forget_rate_ = None
-            if self.base_loss == "coteaching":
-                self.forget_rate_ = self.forget_rate
-                if self.forget_rate_ is None:
-                    self.forget_rate_ = min(
-                        estimate_noise_rate(teacher.transform(X), y_encoded, self.n_neighbors),
-                        0.5)
-            self.net_ = self._fit_student(X, y_encoded, teacher, seed)
-        self.history_ = self._finish(self.net_)
-        self.teacher_ = teacher
+        with fit_or_restore(self):  # a failed fit leaves the estimator as it was
+            X, classes, y_encoded = validate_labelled(self, X, y, float32=True)
+            check_classifier_params(self, X.shape[1])
+            teacher = None  # a fitted teacher is kept even when stage 2 does not use it
+            if check_teacher(self.teacher, X.shape[1]) or self.needs_teacher():
+                teacher = self.build_teacher()
+            self.classes_ = classes
+            self.device_ = self._resolve_device()
+            seed = self._torch_seed()
+            with seeded(seed):
+                if teacher is not None and not is_fitted(teacher):
+                    teacher.fit(X)
+                self.forget_rate_ = None
+                if self.base_loss == "coteaching":
+                    self.forget_rate_ = self.forget_rate
+                    if self.forget_rate_ is None:
+                        self.forget_rate_ = min(estimate_noise_rate(
+                            teacher.transform(X), y_encoded, self.n_neighbors), 0.5)
+                self.net_ = self._fit_student(X, y_encoded, teacher, seed)
+            self.history_ = self._finish(self.net_)
+            self.teacher_ = teacher
         return self
 
     def predict_proba(self, X):
@@ -409,7 +410,7 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
           Rows sum to 1. With Co-teaching, the mean of both networks.
         """
         X = self._rows(X)  # raises NotFittedError before net_ is read
-        proba = self.net_.predict_proba({"x": X}).astype(np.float64)
+        proba = check_finite_proba(self.net_.predict_proba({"x": X}).astype(np.float64))
         return proba / proba.sum(axis=1, keepdims=True)
 
     def predict(self, X):

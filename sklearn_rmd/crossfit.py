@@ -20,6 +20,7 @@ from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold, check_cv
 
 from ._device import torch_seed
+from ._guards import SCALE_X
 from .classifier import RMDClassifier
 from .teacher import is_fitted
 
@@ -148,7 +149,8 @@ def cross_fit(estimator, X, X32, y_encoded, classes, teacher, rng, *, cv, reseed
       Rows sum to 1.
     """
     n_classes = len(classes)
-    probs = np.full((len(X), n_classes), np.nan)
+    probs = np.zeros((len(X), n_classes))
+    covered = np.zeros(len(X), dtype=bool)
     folds = make_folds(cv, X, y_encoded, rng)
     for k, (train, held_out) in enumerate(folds):
         missing = np.setdiff1d(np.arange(n_classes), y_encoded[train])
@@ -169,9 +171,15 @@ def cross_fit(estimator, X, X32, y_encoded, classes, teacher, rng, *, cv, reseed
             model = clone(estimator).fit(X[train], classes[y_encoded[train]])
             fold_probs = model.predict_proba(X[held_out])
             columns = np.searchsorted(classes, model.classes_)
+        if not np.all(np.isfinite(fold_probs)):
+            raise RuntimeError(
+                f"Fold {k}: the estimator's probabilities are not finite: it diverged. "
+                f"Lower its learning rate, {SCALE_X}"
+            )
         probs[held_out] = 0.0
         probs[np.ix_(held_out, columns)] = fold_probs
-    if np.isnan(probs).any():
+        covered[held_out] = True
+    if not covered.all():
         raise ValueError(
             "The cv splitter left some rows out of every held-out fold; use a "
             "splitter whose test folds cover every row (e.g. an int or KFold)."

@@ -24,6 +24,7 @@ from ._validation import (check_detector_params, check_folds, check_pred_probs,
                           restore_like, validate_labelled)
 from .classifier import RMDClassifier
 from ._confident import find_label_issues
+from ._guards import check_finite_proba, fit_or_restore
 from .crossfit import cross_fit, shared_teacher, single_fit
 from .graph import neighbor_evidence
 
@@ -268,8 +269,9 @@ class NoisyLabelDetector(BaseEstimator):
         self : NoisyLabelDetector
           The fitted detector.
         """
-        X, y_encoded, pred_probs = self._validate_fit(X, y, pred_probs)
-        return self._fit(X, y_encoded, pred_probs)
+        with fit_or_restore(self):  # a failed fit leaves the detector as it was
+            X, y_encoded, pred_probs = self._validate_fit(X, y, pred_probs)
+            return self._fit(X, y_encoded, pred_probs)
 
     def fit_predict(self, X, y, pred_probs=None):
         """Fit, then return the mask of probably wrong labels.
@@ -320,8 +322,9 @@ class NoisyLabelDetector(BaseEstimator):
           Their labels, flagged ones replaced by ``suggested_label_`` with
           ``action='relabel'``.
         """
-        X_valid, y_encoded, pred_probs = self._validate_fit(X, y, pred_probs)
-        X_out, y_out = self._fit_resample(X_valid, y_encoded, pred_probs)
+        with fit_or_restore(self):
+            X_valid, y_encoded, pred_probs = self._validate_fit(X, y, pred_probs)
+            X_out, y_out = self._fit_resample(X_valid, y_encoded, pred_probs)
         return (restore_like(X, X_out, self.sample_indices_),
                 restore_like(y, y_out, self.sample_indices_))
 
@@ -380,8 +383,7 @@ class NoisyLabelDetector(BaseEstimator):
         self._check_params()
         # label_issues() keeps the index of a DataFrame X (or of a Series y).
         self._index = getattr(X, "index", getattr(y, "index", None))
-        X, self.classes_, y_encoded = validate_labelled(self, X, y,
-                                                        dtype=[np.float64, np.float32])
+        X, self.classes_, y_encoded = validate_labelled(self, X, y)
         if self.n_neighbors >= len(X) and self._spaces(teacher_available=True):
             raise ValueError(
                 f"n_neighbors={self.n_neighbors} must be smaller than the number of rows "
@@ -439,7 +441,7 @@ class NoisyLabelDetector(BaseEstimator):
             if w == "auto":
                 w = 0.5 if self.mode == "single" and not given_probs else 0.25
             probs = (1.0 - w) * pred_probs + w * self.neighbor_probs_
-        self.probs_ = probs / probs.sum(axis=1, keepdims=True)
+        self.probs_ = check_finite_proba(probs / probs.sum(axis=1, keepdims=True))
         self._find_issues(self.probs_, y_encoded)
         return self
 
