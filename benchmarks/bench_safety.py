@@ -181,7 +181,10 @@ def markdown(results):
     lines += ["", "## Targets", ""]
     lines += [f"* {name}: {'met' if met else 'NOT MET'}"
               for name, met in results["targets"].items()]
-    messages = {r["case"]: r["error"] for r in rows if r["error"] is not None}
+    messages = {}
+    for r in rows:
+        if r["error"] is not None:
+            messages.setdefault(r["case"], r["error"])
     if messages:
         lines += ["", "## Errors (first seed's message per case)", ""]
         lines += [f"* `{case}`: {message}" for case, message in messages.items()]
