@@ -10,6 +10,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._device import resolve_device, torch_seed
 from ._loader import DeviceBatchLoader
+from ._validation import check_augment
 from .augment import default_augment
 from .modules import make_encoder
 from .nets import ACCELERATED_NETS, release_accelerator
@@ -50,11 +51,19 @@ class NetworkBuilderMixin:
                                 self.embedding_dim, self.dropout)
         if isinstance(self.module, torch.nn.Module):
             return copy.deepcopy(self.module)
-        return self.module()
+        encoder = self.module()
+        if not isinstance(encoder, torch.nn.Module):
+            raise TypeError(
+                f"module={self.module!r} returned {type(encoder).__name__}, not a torch "
+                "nn.Module; pass an nn.Module class or instance, or a callable returning one."
+            )
+        return encoder
 
-    def _augmenter(self):
+    def _augmenter(self, X):
+        """The augmentation; a given callable is first tried on two rows of ``X``."""
         if self.augment == "auto":
             return default_augment(self.input_shape, self.augment_strength)
+        check_augment(self.augment, X[:2], self.device_)
         return self.augment
 
     def _stage_net(self, net_cls):
@@ -112,8 +121,10 @@ class NetworkBuilderMixin:
         return np.require(validate_data(self, X, reset=False, dtype=np.float32),
                           requirements="W")
 
-    def _stage_callbacks(self, extra=()):
-        callbacks = list(extra)
+    def _stage_callbacks(self, check, extra=()):
+        """``extra`` after ``check`` (a :class:`DivergenceCheck`), and a progress bar
+        with ``verbose >= 2``."""
+        callbacks = [check, *extra]
         if self.verbose >= 2:
             callbacks.append(ProgressBar())
         return callbacks

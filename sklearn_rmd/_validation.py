@@ -1,8 +1,11 @@
-"""Input and parameter checks of the estimators, raised before any training."""
+"""Input and parameter checks of the estimators, raised before any training,
+and the way back from validated arrays to the caller's containers."""
 
 import numbers
 
 import numpy as np
+import torch
+from skorch.callbacks import Callback
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
@@ -14,13 +17,67 @@ ACTIONS = ("remove", "relabel")
 BASE_LOSSES = ("ce", "gce", "sce", "coteaching")
 
 
-def validate_labelled(estimator, X, y, dtype):
+def check_float32_range(estimator, X):
+    """Refuse values of ``X`` that float32, which the networks and the neighbour
+    search compute in, cannot hold (they would become inf)."""
+    limit = np.finfo(np.float32).max
+    if X.dtype == np.float32 or X.size == 0:
+        return
+    over = (X.max(axis=0) > limit) | (X.min(axis=0) < -limit)
+    if over.any():
+        column = int(np.flatnonzero(over)[0])
+        names = getattr(estimator, "feature_names_in_", None)
+        name = f"{column} ({names[column]!r})" if names is not None else f"{column}"
+        value = X[np.argmax(np.abs(X[:, column])), column]
+        raise ValueError(
+            f"X column {name} holds {value:g}, beyond the float32 range (+-{limit:.3g}) "
+            "the networks compute in. Scale X first (e.g. "
+            "sklearn.preprocessing.StandardScaler, or divide that column by a constant)."
+        )
+
+
+def validate_rows(estimator, X, **kwargs):
+    """``validate_data`` for unlabelled rows, as writable float32 within its range."""
+    X = validate_data(estimator, X, dtype=[np.float64, np.float32], **kwargs)
+    check_float32_range(estimator, X)
+    # Writable: a read-only pandas view would make torch warn.
+    return np.require(X, np.float32, "W")
+
+
+def check_labels(y):
+    """Refuse missing labels and labels mixing text with numbers, which
+    ``np.unique`` cannot sort (scikit-learn would call them a regression target)."""
+    if y.dtype != object:
+        return
+    missing = np.fromiter((v is None or (isinstance(v, float) and v != v) for v in y),
+                          bool, len(y))
+    if missing.any():
+        rows = np.flatnonzero(missing)
+        raise ValueError(
+            f"y has {len(rows)} missing labels (None or NaN), at rows {rows[:5].tolist()}"
+            f"{' ...' if len(rows) > 5 else ''}: drop those rows or give them a label."
+        )
+    text = np.fromiter((isinstance(v, str) for v in y), bool, len(y))
+    if text.any() and not text.all():
+        first_text, first_other = y[np.argmax(text)], y[np.argmin(text)]
+        raise ValueError(
+            f"y mixes text labels with {type(first_other).__name__} labels (e.g. "
+            f"{first_text!r} and {first_other!r}), which cannot be sorted into classes: "
+            "convert them to one type, e.g. y.astype(str)."
+        )
+
+
+def validate_labelled(estimator, X, y, float32=False):
     """Validate ``X, y`` for fitting and encode ``y`` through its sorted classes.
 
-    Returns ``X, classes, y_encoded`` (int64); raises ``ValueError`` for
-    continuous targets and for fewer than two classes.
+    Returns ``X`` (float32, writable, with ``float32=True``; else float64 or
+    float32), ``classes`` and ``y_encoded`` (int64); raises ``ValueError`` for
+    values beyond float32's range, missing or mixed labels, continuous
+    targets and fewer than two classes.
     """
-    X, y = validate_data(estimator, X, y, dtype=dtype)
+    X, y = validate_data(estimator, X, y, dtype=[np.float64, np.float32])
+    check_float32_range(estimator, X)
+    check_labels(y)
     check_classification_targets(y)
     classes, y_encoded = np.unique(y, return_inverse=True)
     if len(classes) < 2:
@@ -28,7 +85,31 @@ def validate_labelled(estimator, X, y, dtype):
             f"y has only one class ({classes[0]!r}): there is no other label to learn "
             "or to suspect. Pass labels of at least two classes."
         )
+    if float32:
+        X = np.require(X, np.float32, "W")  # writable: torch warns on read-only views
     return X, classes, y_encoded.astype(np.int64)
+
+
+def check_augment(augment, rows, device):
+    """Try a user's ``augment`` on two ``rows`` (without drawing from torch's
+    generators): it must return a tensor of their shape."""
+    sample = torch.as_tensor(rows, device=device)
+    devices = [sample.device.index or 0] if sample.device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        out = augment(sample)
+    if not (isinstance(out, torch.Tensor) and out.shape == sample.shape):
+        got = (f"a tensor of shape {tuple(out.shape)}" if isinstance(out, torch.Tensor)
+               else f"a {type(out).__name__}")
+        raise ValueError(
+            f"augment={augment!r} returned {got} for a batch tensor of shape "
+            f"{tuple(sample.shape)}; it must return a torch tensor of the same shape "
+            "(use torch operations, not numpy)."
+        )
+
+
+def _positive_ints(value):
+    return isinstance(value, (tuple, list, np.ndarray)) and all(
+        isinstance(v, numbers.Integral) and v >= 1 for v in value)
 
 
 def check_network_params(estimator, n_features):
@@ -38,10 +119,25 @@ def check_network_params(estimator, n_features):
             raise ValueError(f"{name}={getattr(estimator, name)} must be non-negative.")
     if not 0 <= estimator.dropout < 1:
         raise ValueError(f"dropout={estimator.dropout} must be in [0, 1).")
-    for name in ("batch_size", "embedding_dim"):
-        value = getattr(estimator, name)
-        if not isinstance(value, numbers.Integral) or value < 1:
-            raise ValueError(f"{name}={value!r} must be a positive integer.")
+    if not isinstance(estimator.embedding_dim, numbers.Integral) or estimator.embedding_dim < 1:
+        raise ValueError(f"embedding_dim={estimator.embedding_dim!r} must be a positive integer.")
+    if not isinstance(estimator.batch_size, numbers.Integral) or estimator.batch_size < 2:
+        raise ValueError(
+            f"batch_size={estimator.batch_size!r}: batch normalisation needs at least 2 "
+            "rows per batch; pass an integer batch_size >= 2."
+        )
+    if not (estimator.hidden_dims is None or _positive_ints(estimator.hidden_dims)):
+        raise ValueError(
+            f"hidden_dims={estimator.hidden_dims!r} must be a tuple of positive layer "
+            "widths, e.g. (64,) or (256, 256), or None for the default."
+        )
+    module = estimator.module
+    if not (module is None or isinstance(module, torch.nn.Module)
+            or (callable(module) and not isinstance(module, str))):
+        raise ValueError(
+            f"module={module!r}; pass None (the default encoder: an MLP, or a CNN with "
+            "input_shape), a torch nn.Module class or instance, or a callable returning one."
+        )
     if not (estimator.augment == "auto" or callable(estimator.augment)):
         raise ValueError(
             f"augment={estimator.augment!r}; use 'auto' or a callable aug(x) -> x'."
@@ -58,12 +154,13 @@ def check_network_params(estimator, n_features):
             "Accelerator(...) (pip install 'sklearn-rmd[accelerate]') or None."
         )
     if estimator.input_shape is not None:
-        shape = tuple(estimator.input_shape)
-        if len(shape) not in (2, 3) or int(np.prod(shape)) != n_features:
+        shape = estimator.input_shape
+        if not (_positive_ints(shape) and len(shape) in (2, 3)
+                and int(np.prod(shape)) == n_features):
             raise ValueError(
-                f"input_shape={shape} does not fit rows of {n_features} features: use "
-                "(C, L) for signals or (C, H, W) for images with C*L or C*H*W equal "
-                "to the number of columns of X, or None for plain features."
+                f"input_shape={shape!r} does not fit rows of {n_features} features: use "
+                "(C, L) for signals or (C, H, W) for images, positive integers with C*L "
+                "or C*H*W equal to the number of columns of X, or None for plain features."
             )
 
 
@@ -87,10 +184,16 @@ def check_classifier_params(clf, n_features):
             )
         if not 0 <= clf.forget_rate < 1:
             raise ValueError(f"forget_rate={clf.forget_rate} must be in [0, 1).")
-    for name in ("relation_weight", "node_weight", "edge_weight", "pretrain_epochs",
-                 "forget_epochs", "relation_warmup"):
+    for name in ("relation_weight", "node_weight", "edge_weight", "forget_epochs",
+                 "relation_warmup"):
         if getattr(clf, name) < 0:
             raise ValueError(f"{name}={getattr(clf, name)} must be non-negative.")
+    if not isinstance(clf.pretrain_epochs, numbers.Integral) or clf.pretrain_epochs < 0:
+        raise ValueError(
+            f"pretrain_epochs={clf.pretrain_epochs!r} must be a non-negative integer "
+            "(0 keeps the teacher's random initialisation)."
+        )
+    check_callbacks(clf.callbacks)
     for name in ("lr", "pretrain_lr"):
         if not getattr(clf, name) > 0:
             raise ValueError(f"{name}={getattr(clf, name)} must be positive.")
@@ -108,6 +211,28 @@ def check_classifier_params(clf, n_features):
         raise ValueError(
             f"teacher_features={clf.teacher_features!r}; use 'precomputed' or 'online'."
         )
+
+
+def check_callbacks(callbacks):
+    """``callbacks``: None, or a list of skorch callbacks (instances or classes)
+    or of ``(name, callback)`` pairs."""
+    def is_callback(cb):
+        return isinstance(cb, Callback) or (isinstance(cb, type) and issubclass(cb, Callback))
+
+    if callbacks is None:
+        return
+    if not isinstance(callbacks, (list, tuple)):
+        raise ValueError(
+            f"callbacks={callbacks!r} must be a list of skorch callbacks; wrap it: "
+            "callbacks=[...]."
+        )
+    for cb in callbacks:
+        pair = isinstance(cb, tuple) and len(cb) == 2 and isinstance(cb[0], str)
+        if not (is_callback(cb) or (pair and is_callback(cb[1]))):
+            raise ValueError(
+                f"callbacks holds {cb!r}, which is not a skorch Callback; pass callback "
+                "instances or (name, callback) pairs, e.g. [EpochScoring('accuracy')]."
+            )
 
 
 def check_detector_params(detector):
@@ -192,3 +317,14 @@ def check_pred_probs(pred_probs, n_samples, classes):
             "predict_proba), not scores or logits."
         )
     return pred_probs
+
+
+def restore_like(like, values, rows):
+    """``values``, the validated rows ``rows`` of ``like``, in ``like``'s container and dtypes."""
+    if hasattr(like, "iloc"):  # pandas: keep the index, columns, name and dtypes
+        if values.ndim == 2:
+            return type(like)(values, index=like.index[rows],
+                              columns=like.columns).astype(like.dtypes)
+        return type(like)(values, index=like.index[rows], name=like.name).astype(like.dtype)
+    restored = values.astype(np.asarray(like).dtype, copy=False)
+    return restored.tolist() if isinstance(like, list) else restored

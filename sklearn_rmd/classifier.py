@@ -2,33 +2,24 @@
 
 import copy
 import functools
-import warnings
 
 import numpy as np
 import torch
-from skorch.callbacks import EarlyStopping, EpochScoring, PassthroughScoring
-from skorch.dataset import ValidSplit
+from skorch.callbacks import PassthroughScoring
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 
 from ._device import on_cuda, seeded
-from ._network_builder import NetworkBuilderMixin, silent
+from ._guards import DivergenceCheck, check_finite_proba, fit_or_restore
+from ._network_builder import NetworkBuilderMixin
 from ._validation import check_classifier_params, validate_labelled
 from .coteaching import estimate_noise_rate
+from .early_stopping import early_stopping
 from .graph import knn_graph
 from .losses import (RelationDistillationLoss, cross_entropy, generalized_cross_entropy,
                      symmetric_cross_entropy)
 from .modules import StudentNetwork, Students, mean_softmax, output_dim
 from .nets import RMDNet
 from .teacher import SimSiamTeacher, check_teacher, is_fitted
-
-
-def noisy_accuracy(net, X, y):
-    """Accuracy of a stage-2 net against the (noisy) labels of a split.
-
-    Under noise that leaves each class's own label the most frequent, the
-    best epoch by noisy accuracy is also the best by clean accuracy.
-    """
-    return float(np.mean(net.predict_proba(X).argmax(axis=1) == np.asarray(y)))
 
 
 class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
@@ -283,29 +274,6 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
                                      beta=self.sce_beta)
         return cross_entropy
 
-    def _early_stopping(self, y, seed):
-        """Validation split and callbacks for early stopping, or (None, [])."""
-        if not self.early_stopping:
-            return None, []
-        counts = np.bincount(y)
-        n_valid = int(np.ceil(self.validation_fraction * len(y)))
-        if counts.min() < 2 or n_valid < 2 * len(counts):
-            warnings.warn(
-                f"early_stopping was skipped: a validation split of {n_valid} rows "
-                f"cannot hold two rows of each of the {len(counts)} classes. Raise "
-                "validation_fraction, add rows, or set early_stopping=False.",
-                UserWarning,
-            )
-            return None, []
-        split = ValidSplit(self.validation_fraction, stratified=True, random_state=seed)
-        callbacks = [
-            ("valid_acc", EpochScoring(noisy_accuracy, lower_is_better=False, name="valid_acc")),
-            ("early_stopping", EarlyStopping(monitor="valid_acc", lower_is_better=False,
-                                             patience=self.n_iter_no_change, load_best=True,
-                                             sink=print if self.verbose else silent)),
-        ]
-        return split, callbacks
-
     def needs_teacher(self):
         """Whether these settings use a teacher in stage 2.
 
@@ -369,7 +337,10 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
         scoring = [(f"train_{base_name}", PassthroughScoring(f"train_{base_name}", on_train=True))]
         scoring += [(f"train_{key}", PassthroughScoring(f"train_{key}", on_train=True))
                     for key in criterion.terms]
-        split, stopping = self._early_stopping(y, seed)
+        split, stopping = None, []
+        if self.early_stopping:
+            split, stopping = early_stopping(y, self.validation_fraction,
+                                             self.n_iter_no_change, seed, self.verbose)
         # Size batches for the rows stage 2 trains on: the (Stratified)ShuffleSplit
         # holds ceil(validation_fraction * n) out, so drop_last sees the real count.
         n_train = len(X) - (0 if split is None
@@ -378,12 +349,13 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
         kwargs["train_split"] = split
         net = self._stage_net(RMDNet)(
             students, criterion,
-            augment=self._augmenter() if self.student_augment else None,
+            augment=self._augmenter(X) if self.student_augment else None,
             base_name=base_name,
             max_epochs=self.max_epochs,
             lr=self.lr,
             predict_nonlinearity=mean_softmax,
-            callbacks=self._stage_callbacks(scoring + stopping) + list(self.callbacks or []),
+            callbacks=self._stage_callbacks(DivergenceCheck("Stage 2 (the classifier)", "lr"),
+                                            scoring + stopping) + list(self.callbacks or []),
             **kwargs,
         )
         if self.verbose:
@@ -409,28 +381,27 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
         self : RMDClassifier
           The fitted estimator.
         """
-        X, classes, y_encoded = validate_labelled(self, X, y, dtype=np.float32)
-        X = np.require(X, requirements="W")  # a read-only pandas view would make torch warn
-        check_classifier_params(self, X.shape[1])
-        teacher = None  # a fitted teacher is kept even when stage 2 does not use it
-        if check_teacher(self.teacher, X.shape[1]) or self.needs_teacher():
-            teacher = self.build_teacher()
-        self.classes_ = classes
-        self.device_ = self._resolve_device()
-        seed = self._torch_seed()
-        with seeded(seed):
-            if teacher is not None and not is_fitted(teacher):
-                teacher.fit(X)
-            self.forget_rate_ = None
-            if self.base_loss == "coteaching":
-                self.forget_rate_ = self.forget_rate
-                if self.forget_rate_ is None:
-                    self.forget_rate_ = min(
-                        estimate_noise_rate(teacher.transform(X), y_encoded, self.n_neighbors),
-                        0.5)
-            self.net_ = self._fit_student(X, y_encoded, teacher, seed)
-        self.history_ = self._finish(self.net_)
-        self.teacher_ = teacher
+        with fit_or_restore(self):  # a failed fit leaves the estimator as it was
+            X, classes, y_encoded = validate_labelled(self, X, y, float32=True)
+            check_classifier_params(self, X.shape[1])
+            teacher = None  # a fitted teacher is kept even when stage 2 does not use it
+            if check_teacher(self.teacher, X.shape[1]) or self.needs_teacher():
+                teacher = self.build_teacher()
+            self.classes_ = classes
+            self.device_ = self._resolve_device()
+            seed = self._torch_seed()
+            with seeded(seed):
+                if teacher is not None and not is_fitted(teacher):
+                    teacher.fit(X)
+                self.forget_rate_ = None
+                if self.base_loss == "coteaching":
+                    self.forget_rate_ = self.forget_rate
+                    if self.forget_rate_ is None:
+                        self.forget_rate_ = min(estimate_noise_rate(
+                            teacher.transform(X), y_encoded, self.n_neighbors), 0.5)
+                self.net_ = self._fit_student(X, y_encoded, teacher, seed)
+            self.history_ = self._finish(self.net_)
+            self.teacher_ = teacher
         return self
 
     def predict_proba(self, X):
@@ -446,7 +417,7 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
           Rows sum to 1. With Co-teaching, the mean of both networks.
         """
         X = self._rows(X)  # raises NotFittedError before net_ is read
-        proba = self.net_.predict_proba({"x": X}).astype(np.float64)
+        proba = check_finite_proba(self.net_.predict_proba({"x": X}).astype(np.float64))
         return proba / proba.sum(axis=1, keepdims=True)
 
     def predict(self, X):

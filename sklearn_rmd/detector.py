@@ -15,23 +15,18 @@ joint) and flags the lowest-quality rows, up to that many, whose most
 probable class is not their label.
 """
 
-import numbers
-import warnings
-
 import numpy as np
-import torch
-from skorch.callbacks import Callback
-from sklearn.base import BaseEstimator, clone
-from sklearn.model_selection import StratifiedKFold, check_cv
+from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from ._device import on_cuda, resolve_device, torch_seed
 from ._validation import (check_detector_params, check_folds, check_pred_probs,
-                          validate_labelled)
+                          restore_like, validate_labelled)
 from .classifier import RMDClassifier
 from ._confident import find_label_issues
-from .graph import neighbor_vote
-from .teacher import is_fitted
+from ._guards import check_finite_proba, fit_or_restore
+from .crossfit import cross_fit, shared_teacher, single_fit
+from .graph import neighbor_evidence
 
 # Settings of the default network, chosen by measurement for out-of-sample
 # probabilities (digits, exact symmetric 20/40% and pair 40% noise, 3 seeds;
@@ -49,61 +44,6 @@ from .teacher import is_fitted
 #   rows, at about 1.7 times the time).
 DEFAULT_NETWORK = dict(pretrain_epochs=5, max_epochs=10, relation_weight=0.0,
                        early_stopping=False)
-
-
-# ---------------------------------------------------------------- callbacks
-class _HeldOutProbabilities(Callback):
-    """Average the held-out rows' probabilities over the training epochs."""
-
-    def __init__(self, X_held_out):
-        self.X_held_out = X_held_out
-
-    def initialize(self):
-        self.total_, self.n_epochs_ = None, 0
-        return self
-
-    def on_epoch_end(self, net, **kwargs):
-        proba = net.predict_proba({"x": self.X_held_out}).astype(np.float64)
-        self.total_ = proba if self.total_ is None else self.total_ + proba
-        self.n_epochs_ += 1
-
-    def mean(self):
-        if self.total_ is None:
-            raise RuntimeError(
-                "No epoch ended, so there are no held-out probabilities: the fold's "
-                "training stopped before its first epoch finished."
-            )
-        return self.total_ / self.n_epochs_
-
-
-class _TrainingDynamics(Callback):
-    """Average each row's training-batch probabilities over the epochs."""
-
-    def __init__(self, n_samples, n_classes):
-        self.n_samples = n_samples
-        self.n_classes = n_classes
-
-    def initialize(self):
-        self.total_ = np.zeros((self.n_samples, self.n_classes))
-        self.seen_ = np.zeros(self.n_samples)
-        return self
-
-    def on_batch_end(self, net, batch=None, training=None, y_pred=None, **kwargs):
-        if not training:
-            return
-        index = batch[0]["index"].cpu().numpy()
-        proba = torch.softmax(y_pred[0].detach().float(), dim=-1).mean(dim=1)
-        self.total_[index] += proba.cpu().numpy()
-        self.seen_[index] += 1
-
-    def mean(self):
-        return self.total_ / np.maximum(self.seen_, 1)[:, None]
-
-
-def _standardize(X):
-    X = np.asarray(X, dtype=np.float32)
-    scale = X.std(axis=0)
-    return (X - X.mean(axis=0)) / np.where(scale > 0, scale, 1.0)
 
 
 class NoisyLabelDetector(BaseEstimator):
@@ -329,8 +269,9 @@ class NoisyLabelDetector(BaseEstimator):
         self : NoisyLabelDetector
           The fitted detector.
         """
-        X, y_encoded, pred_probs = self._validate_fit(X, y, pred_probs)
-        return self._fit(X, y_encoded, pred_probs)
+        with fit_or_restore(self):  # a failed fit leaves the detector as it was
+            X, y_encoded, pred_probs = self._validate_fit(X, y, pred_probs)
+            return self._fit(X, y_encoded, pred_probs)
 
     def fit_predict(self, X, y, pred_probs=None):
         """Fit, then return the mask of probably wrong labels.
@@ -381,10 +322,11 @@ class NoisyLabelDetector(BaseEstimator):
           Their labels, flagged ones replaced by ``suggested_label_`` with
           ``action='relabel'``.
         """
-        X_valid, y_encoded, pred_probs = self._validate_fit(X, y, pred_probs)
-        X_out, y_out = self._fit_resample(X_valid, y_encoded, pred_probs)
-        return (_restore(X, X_out, self.sample_indices_),
-                _restore(y, y_out, self.sample_indices_))
+        with fit_or_restore(self):
+            X_valid, y_encoded, pred_probs = self._validate_fit(X, y, pred_probs)
+            X_out, y_out = self._fit_resample(X_valid, y_encoded, pred_probs)
+        return (restore_like(X, X_out, self.sample_indices_),
+                restore_like(y, y_out, self.sample_indices_))
 
     def _fit_resample(self, X, y_encoded, pred_probs):
         """Fit on validated rows; return the kept rows and their labels as arrays."""
@@ -441,8 +383,7 @@ class NoisyLabelDetector(BaseEstimator):
         self._check_params()
         # label_issues() keeps the index of a DataFrame X (or of a Series y).
         self._index = getattr(X, "index", getattr(y, "index", None))
-        X, self.classes_, y_encoded = validate_labelled(self, X, y,
-                                                        dtype=[np.float64, np.float32])
+        X, self.classes_, y_encoded = validate_labelled(self, X, y)
         if self.n_neighbors >= len(X) and self._spaces(teacher_available=True):
             raise ValueError(
                 f"n_neighbors={self.n_neighbors} must be smaller than the number of rows "
@@ -478,23 +419,21 @@ class NoisyLabelDetector(BaseEstimator):
         given_probs = pred_probs is not None
         teacher = None
         if uses_teacher and ("teacher" in spaces or estimator.needs_teacher()):
-            teacher = self._fit_teacher(estimator, X32, rng)
+            teacher = shared_teacher(estimator, X32, rng, log=self._log)
         if pred_probs is None:
+            reseed = self.estimator is None
             if self.mode == "single":
-                pred_probs = self._single_fit(estimator, X32, y_encoded, teacher, rng)
+                self._log("Single fit on all rows, reading the training dynamics")
+                pred_probs = single_fit(estimator, X32, y_encoded, n_classes, teacher,
+                                        torch_seed(rng), reseed=reseed)
             else:
-                pred_probs = self._cross_fit(estimator, X, X32, y_encoded, teacher, rng)
+                pred_probs = cross_fit(estimator, X, X32, y_encoded, self.classes_,
+                                       teacher, rng, cv=self.cv, reseed=reseed,
+                                       log=self._log)
         self.pred_probs_ = pred_probs
-        neighbor_probs = []
-        for space in spaces:
-            if space == "input":
-                embeddings = _standardize(X32)
-            else:
-                embeddings = teacher.transform(X32)
-            neighbor_probs.append(neighbor_vote(embeddings, y_encoded, n_classes,
-                                                self.n_neighbors, self.device_,
-                                                self.knn_backend))
-        self.neighbor_probs_ = np.mean(neighbor_probs, axis=0) if neighbor_probs else None
+        self.neighbor_probs_ = neighbor_evidence(X32, y_encoded, n_classes, spaces, teacher,
+                                                 self.n_neighbors, self.device_,
+                                                 self.knn_backend)
         self.teacher_ = teacher
         probs = pred_probs
         if self.neighbor_probs_ is not None:
@@ -502,7 +441,7 @@ class NoisyLabelDetector(BaseEstimator):
             if w == "auto":
                 w = 0.5 if self.mode == "single" and not given_probs else 0.25
             probs = (1.0 - w) * pred_probs + w * self.neighbor_probs_
-        self.probs_ = probs / probs.sum(axis=1, keepdims=True)
+        self.probs_ = check_finite_proba(probs / probs.sum(axis=1, keepdims=True))
         self._find_issues(self.probs_, y_encoded)
         return self
 
@@ -510,74 +449,6 @@ class NoisyLabelDetector(BaseEstimator):
         if self.estimator is None:
             return RMDClassifier(device=self.device, random_state=None, **DEFAULT_NETWORK)
         return self.estimator
-
-    def _fit_teacher(self, estimator, X32, rng):
-        """The estimator's teacher, fitted once on all rows (labels unused)."""
-        teacher = estimator.build_teacher()
-        if is_fitted(teacher):
-            return teacher
-        self._log("Teacher: self-supervised training on all rows (labels unused)")
-        return teacher.set_params(random_state=rng).fit(X32)
-
-    def _fold_model(self, estimator, teacher, seed, recorder):
-        """An unfitted copy of the RMDClassifier that shares the fitted teacher."""
-        params = dict(teacher=teacher,
-                      callbacks=list(estimator.callbacks or []) + [recorder])
-        if self.estimator is None or estimator.random_state is None:
-            params["random_state"] = seed
-        return clone(estimator).set_params(**params)
-
-    def _folds(self, X, y_encoded, rng):
-        cv = self.cv
-        if isinstance(cv, numbers.Integral):
-            cv = StratifiedKFold(cv, shuffle=True, random_state=rng.randint(2**31 - 1))
-        else:
-            cv = check_cv(cv, y_encoded, classifier=True)
-        return list(cv.split(X, y_encoded))
-
-    def _cross_fit(self, estimator, X, X32, y_encoded, teacher, rng):
-        n_classes = len(self.classes_)
-        probs = np.full((len(X), n_classes), np.nan)
-        folds = self._folds(X, y_encoded, rng)
-        for k, (train, held_out) in enumerate(folds):
-            missing = np.setdiff1d(np.arange(n_classes), y_encoded[train])
-            if len(missing):
-                warnings.warn(
-                    f"Fold {k}: classes {list(self.classes_[missing])} have no training "
-                    "rows, so its model gives them probability 0. Use a stratified cv "
-                    "(an int) or fewer folds.", UserWarning, stacklevel=3)
-            self._log(f"Fold {k + 1}/{len(folds)}: {len(train)} training rows")
-            seed = torch_seed(rng)
-            if isinstance(estimator, RMDClassifier):
-                recorder = _HeldOutProbabilities(X32[held_out])
-                model = self._fold_model(estimator, teacher, seed, recorder)
-                model.fit(X32[train], y_encoded[train])  # classes_: the encoded labels
-                fold_probs, columns = recorder.mean(), model.classes_
-            else:
-                model = clone(estimator).fit(X[train], self.classes_[y_encoded[train]])
-                fold_probs = model.predict_proba(X[held_out])
-                columns = np.searchsorted(self.classes_, model.classes_)
-            probs[held_out] = 0.0
-            probs[np.ix_(held_out, columns)] = fold_probs
-        if np.isnan(probs).any():
-            raise ValueError(
-                "The cv splitter left some rows out of every held-out fold; use a "
-                "splitter whose test folds cover every row (e.g. an int or KFold)."
-            )
-        probs = np.clip(probs, 0.0, None)
-        sums = probs.sum(axis=1, keepdims=True)
-        return np.where(sums > 0, probs / np.where(sums > 0, sums, 1.0), 1.0 / n_classes)
-
-    def _single_fit(self, estimator, X32, y_encoded, teacher, rng):
-        self._log("Single fit on all rows, reading the training dynamics")
-        recorder = _TrainingDynamics(len(X32), len(self.classes_))
-        model = self._fold_model(estimator, teacher, torch_seed(rng), recorder)
-        model.fit(X32, y_encoded)
-        probs = recorder.mean()
-        unseen = recorder.seen_ == 0
-        if unseen.any():  # rows the model held out (early stopping): predict them
-            probs[unseen] = model.predict_proba(X32[unseen])
-        return probs / probs.sum(axis=1, keepdims=True)
 
     # ------------------------------------------------------------- the cut-off
     def _find_issues(self, probs, y_encoded):
@@ -604,14 +475,3 @@ class NoisyLabelDetector(BaseEstimator):
         tags.target_tags.required = True
         tags.non_deterministic = on_cuda(self.device)
         return tags
-
-
-def _restore(like, values, rows):
-    """``values``, the validated rows ``rows`` of ``like``, in ``like``'s container and dtypes."""
-    if hasattr(like, "iloc"):  # pandas: keep the index, columns, name and dtypes
-        if values.ndim == 2:
-            return type(like)(values, index=like.index[rows],
-                              columns=like.columns).astype(like.dtypes)
-        return type(like)(values, index=like.index[rows], name=like.name).astype(like.dtype)
-    restored = values.astype(np.asarray(like).dtype, copy=False)
-    return restored.tolist() if isinstance(like, list) else restored

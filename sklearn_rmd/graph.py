@@ -254,3 +254,27 @@ def neighbor_vote(embeddings, labels, n_classes, n_neighbors=10, device="cpu", b
     """
     indices, similarities = knn_graph(embeddings, n_neighbors, device=device, backend=backend)
     return neighbor_label_distribution(indices, similarities, labels, n_classes)
+
+
+def standardize(X):
+    """``X`` as float32 columns centred and scaled to unit variance
+    (constant columns are only centred)."""
+    X = np.asarray(X, dtype=np.float32)
+    scale = X.std(axis=0)
+    return (X - X.mean(axis=0)) / np.where(scale > 0, scale, 1.0)
+
+
+def neighbor_evidence(X, labels, n_classes, spaces, teacher=None, n_neighbors=10,
+                      device="cpu", backend="auto"):
+    """:func:`neighbor_vote` averaged over the neighbour ``spaces``.
+
+    'input' searches the standardised columns of ``X``, 'teacher' the
+    embeddings ``teacher.transform(X)``. Returns None when ``spaces`` is
+    empty.
+    """
+    votes = []
+    for space in spaces:
+        embeddings = standardize(X) if space == "input" else teacher.transform(X)
+        votes.append(neighbor_vote(embeddings, labels, n_classes, n_neighbors, device,
+                                   backend))
+    return np.mean(votes, axis=0) if votes else None

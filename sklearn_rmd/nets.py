@@ -22,6 +22,7 @@ from skorch.utils import to_tensor
 from torch import nn
 
 from ._device import autocast, to_float32
+from ._guards import user_interrupts
 from ._loader import DeviceBatchLoader
 from .losses import SimSiamLoss
 
@@ -49,6 +50,21 @@ class _DeviceDataMixin:
         if name in self._criteria:
             return module
         return super().torch_compile(module, name)
+
+    def partial_fit(self, X, y=None, classes=None, **fit_params):
+        """Train as skorch does, but let a user's interrupt stop the fit.
+
+        skorch ends training on any KeyboardInterrupt and returns the
+        half-trained net. Callbacks' KeyboardInterrupt (``EarlyStopping``)
+        still ends training that way; a user's Ctrl-C is raised again once
+        skorch has run its ``on_train_end``, so that no caller mistakes the
+        net for a trained one.
+        """
+        with user_interrupts() as interrupted:
+            super().partial_fit(X, y, classes, **fit_params)
+        if interrupted:
+            raise KeyboardInterrupt
+        return self
 
     def trim_for_prediction(self):
         """Trim as skorch does, and drop what only training read.

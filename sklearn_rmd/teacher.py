@@ -6,11 +6,12 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.exceptions import NotFittedError
 from sklearn.frozen import FrozenEstimator
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from ._device import on_cuda, seeded
 from ._network_builder import NetworkBuilderMixin
-from ._validation import check_network_params
+from ._guards import DivergenceCheck, fit_or_restore
+from ._validation import check_network_params, validate_rows
 from .modules import SimSiamModule, output_dim
 from .nets import SimSiamNet
 
@@ -205,17 +206,19 @@ class SimSiamTeacher(NetworkBuilderMixin, TransformerMixin, BaseEstimator):
         if not self.lr > 0:
             raise ValueError(f"lr={self.lr} must be positive.")
 
-    def _initialize_net(self, n_samples, n_features, seed):
-        """The SimSiam net for ``n_samples`` rows, initialised, untrained."""
-        encoder = self._new_encoder(n_features)
-        dim = output_dim(encoder, n_features)
+    def _initialize_net(self, X, seed):
+        """The SimSiam net for the rows ``X``, initialised, untrained."""
+        encoder = self._new_encoder(X.shape[1])
+        dim = output_dim(encoder, X.shape[1])
         net = self._stage_net(SimSiamNet)(
             SimSiamModule(encoder, dim, projection_dim=2 * self.embedding_dim),
-            augment=self._augmenter(),
+            augment=self._augmenter(X),
             max_epochs=self.max_epochs,
             lr=self.lr,
-            callbacks=self._stage_callbacks(),
-            **self._net_kwargs(n_samples, seed),
+            callbacks=self._stage_callbacks(DivergenceCheck(
+                "Stage 1 (the SimSiam teacher)",
+                "the teacher's lr (an RMDClassifier's pretrain_lr)")),
+            **self._net_kwargs(len(X), seed),
         )
         return net.initialize()
 
@@ -235,20 +238,20 @@ class SimSiamTeacher(NetworkBuilderMixin, TransformerMixin, BaseEstimator):
         self : SimSiamTeacher
           The fitted teacher.
         """
-        X = validate_data(self, X, dtype=np.float32, ensure_min_samples=2)
-        X = np.require(X, requirements="W")  # a read-only pandas view would make torch warn
-        self._check_params(X.shape[1])
-        self.device_ = self._resolve_device()
-        seed = self._torch_seed()
-        if self.verbose:
-            print("Stage 1 (relation modeling): SimSiam, train_loss = SimSiam loss")
-        with seeded(seed):
-            net = self._initialize_net(*X.shape, seed)
-            if self.max_epochs:
-                net.partial_fit({"x": X})
-        self.history_ = self._finish(net)
-        self.net_ = net
-        self.embedding_spread_ = embedding_spread(self.transform(X))
+        with fit_or_restore(self):  # a failed fit leaves the teacher as it was
+            X = validate_rows(self, X, ensure_min_samples=2)
+            self._check_params(X.shape[1])
+            self.device_ = self._resolve_device()
+            seed = self._torch_seed()
+            if self.verbose:
+                print("Stage 1 (relation modeling): SimSiam, train_loss = SimSiam loss")
+            with seeded(seed):
+                net = self._initialize_net(X, seed)
+                if self.max_epochs:
+                    net.partial_fit({"x": X})
+            self.history_ = self._finish(net)
+            self.net_ = net
+            self.embedding_spread_ = embedding_spread(self.transform(X))
         return self
 
     def transform(self, X):

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from sklearn_rmd.classifier import noisy_accuracy
-from sklearn_rmd.detector import _HeldOutProbabilities, _TrainingDynamics
+from sklearn_rmd.early_stopping import noisy_accuracy
+from sklearn_rmd.crossfit import HeldOutProbabilities, TrainingDynamics
 
 
 class FixedNet:
@@ -25,7 +25,7 @@ def test_held_out_probabilities_average_over_epochs():
     first = np.array([[0.2, 0.8], [0.5, 0.5], [1.0, 0.0]], dtype=np.float32)
     second = np.array([[0.4, 0.6], [0.7, 0.3], [0.0, 1.0]], dtype=np.float32)
     net = FixedNet(first, second)
-    recorder = _HeldOutProbabilities(rows).initialize()
+    recorder = HeldOutProbabilities(rows).initialize()
     recorder.on_epoch_end(net)
     recorder.on_epoch_end(net)
     np.testing.assert_allclose(recorder.mean(), (first + second) / 2, rtol=1e-6)
@@ -35,7 +35,7 @@ def test_held_out_probabilities_average_over_epochs():
 
 
 def test_held_out_probabilities_before_any_epoch_say_so():
-    recorder = _HeldOutProbabilities(np.zeros((2, 2), np.float32)).initialize()
+    recorder = HeldOutProbabilities(np.zeros((2, 2), np.float32)).initialize()
     with pytest.raises(RuntimeError, match="No epoch ended"):
         recorder.mean()
 
@@ -46,7 +46,7 @@ def batch(index, logits, training=True):
 
 
 def test_training_dynamics_average_each_rows_softmax():
-    recorder = _TrainingDynamics(n_samples=4, n_classes=2).initialize()
+    recorder = TrainingDynamics(n_samples=4, n_classes=2).initialize()
     # Logits of shape (batch, networks, classes): two networks, averaged.
     recorder.on_batch_end(None, **batch([0, 2], [[[0.0, 0.0], [np.log(3), 0.0]],
                                                  [[0.0, 10.0], [0.0, 10.0]]]))
