@@ -6,7 +6,7 @@ Protocol
   ``train_test_split(stratify=y, random_state=0)``, 40% symmetric noise on the
   training part (``make_noisy_labels(y_train, 0.4, random_state=0)``);
   ``GridSearchCV(make_pipeline(StandardScaler(), RMDClassifier(random_state=0)),
-  {"rmdclassifier__relation_weight": [0, 3, 10, 30]}, cv=3)``.
+  {"rmdclassifier__relation_weight": [0, 1, 3, 10]}, cv=3)``.
 * ``refitted``: that search as it is, every candidate and fold (and the final
   refit) training its own label-free teacher on its training rows: 13 teachers.
 * ``shared``: one ``SimSiamTeacher(random_state=0)`` (the teacher the default
@@ -40,7 +40,7 @@ from _common import RESULTS_DIR, environment_info, write_results  # noqa: E402
 from sklearn_rmd import RMDClassifier, SimSiamTeacher  # noqa: E402
 from sklearn_rmd.noise import make_noisy_labels  # noqa: E402
 
-GRID = {"rmdclassifier__relation_weight": [0, 3, 10, 30]}
+GRID = {"rmdclassifier__relation_weight": [0, 1, 3, 10]}
 CV = 3
 
 

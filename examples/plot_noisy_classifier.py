@@ -5,9 +5,9 @@ Training through noisy labels
 Flip 40% of the training labels of scikit-learn's digits, then train two
 networks on them: a plain network with cross-entropy, and
 :class:`~sklearn_rmd.RMDClassifier`, which first learns a label-free teacher
-and then distils the teacher's sample relations into the network. Both are
-scored on clean test labels. The epochs are fewer than the defaults so that
-the example runs in seconds.
+and then distils the teacher's neighbour graph of the training rows into the
+network's predictions. Both are scored on clean test labels. The epochs are
+fewer than the defaults so that the example runs in seconds.
 """
 
 # %%
@@ -35,8 +35,11 @@ print(f"{flipped.sum()} of {len(y_train)} training labels flipped")
 # %%
 # A plain network and RMD
 # -----------------------
-# Same encoder, head, optimiser and epochs. ``relation_weight=0`` and
-# ``init_from_teacher=False`` switch RMD off: no teacher, plain cross-entropy.
+# Same encoder, head, optimiser, epochs and early stopping.
+# ``relation_weight=0`` and ``init_from_teacher=False`` switch RMD off: no
+# teacher, plain cross-entropy. RMD's relation term pulls each row's prediction
+# towards the network's latest predictions for that row's nearest neighbours
+# in the teacher's embedding space.
 settings = dict(pretrain_epochs=15, max_epochs=30, random_state=0, device="cpu")
 models = {
     "plain network": RMDClassifier(relation_weight=0, init_from_teacher=False, **settings),
@@ -53,7 +56,8 @@ for name, model in models.items():
 # ---------------
 # :func:`~sklearn_rmd.plotting.plot_training_curves` draws the SimSiam loss of
 # stage 1 (shaded), then each stage-2 term: the cross-entropy on the noisy
-# labels, the edge and node terms of the relation loss, and, on its own scale
-# on the right, the accuracy on the held-out split that early stopping watches.
+# labels, the edge term of the relation loss (and the node term, when
+# ``node_weight > 0``), and, on its own scale on the right, the accuracy on the
+# held-out split that early stopping watches.
 ax = plot_training_curves(models["RMDClassifier"])
 ax.figure.set_size_inches(7, 4)
