@@ -219,7 +219,7 @@ class NoisyLabelDetector(IssueReportMixin, BaseEstimator):
       ``mode='single'``, none without a network), for ``plot_training_curves``.
 
     outlier_score_ : ndarray of shape (n_samples,)
-      Rank in [0, 1] of the distance to the K-th nearest neighbour in the
+      Rank in [0, 1] of the mean distance to the K nearest neighbours in the
       neighbour spaces and in ``X`` as given; higher is more outlying.
 
     is_outlier_ : ndarray of bool, shape (n_samples,)
