@@ -18,7 +18,6 @@ near-duplicates (:mod:`sklearn_rmd.data_issues`).
 
 import numpy as np
 from sklearn.base import BaseEstimator
-from sklearn.utils.validation import check_is_fitted
 
 from ._device import on_cuda, resolve_device, torch_seed
 from ._validation import (check_detector_params, check_folds, check_n_neighbors,
@@ -73,12 +72,12 @@ class NoisyLabelDetector(IssueReportMixin, BaseEstimator):
     classifier with ``predict_proba`` can replace it, and out-of-sample
     probabilities computed elsewhere can be passed to ``fit`` directly.
 
-    The cut-off follows confident learning (see docs/detection.md): the confident joint of given and likely true
-    labels estimates the number of wrong labels and the noise matrix; label
-    quality is the posterior that the given label is the true one under that
-    noise. Of that many rows with the lowest quality, those whose suggested
-    label differs from the given one are flagged; ``threshold`` or
-    ``noise_fraction`` override that count.
+    The cut-off follows confident learning (see docs/detection.md): the
+    confident joint of given and likely true labels estimates the number of
+    wrong labels and the noise matrix; label quality is the posterior that the
+    given label is the true one under that noise. Of that many rows with the
+    lowest quality, those whose suggested label differs from the given one
+    are flagged; ``threshold`` or ``noise_fraction`` override that count.
 
     Parameters
     ----------
