@@ -103,6 +103,28 @@ def fill_run_defaults(args, name):
     return args
 
 
+def add_run_arguments(parser, name, quick_help):
+    """Add ``--quick`` (described by ``quick_help``), ``--seeds`` and ``--out``, as
+    :func:`fill_run_defaults` fills them."""
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    parser.add_argument("--seeds", nargs="+", type=int, default=None,
+                        help="default 0 1 2 (0 with --quick)")
+    parser.add_argument("--out", default=None,
+                        help=f"output prefix for .json and .md (default benchmarks/results/"
+                             f"{name}, quick/{name} with --quick)")
+    return parser
+
+
+def device_line(results):
+    """The Markdown line naming the device, threads and commit of a run (and a
+    warning when ``results['quick']``)."""
+    env = results["environment"]
+    return (f"Device: {env['device']}" + (f" ({env['gpu']})" if env.get("gpu") else "")
+            + f"; torch threads {env['torch_threads']}; commit {env['git_commit']}."
+            + (" **Quick smoke run: 2 epochs per stage, not a result.**"
+               if results["quick"] else ""))
+
+
 def write_results(name, rows, markdown):
     """Write ``<prefix>.json`` (``rows``, any JSON-able object) and ``<prefix>.md``,
     and print the table and the two paths.

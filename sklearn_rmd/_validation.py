@@ -1,6 +1,7 @@
 """Input and parameter checks of the estimators, raised before any training,
 and the way back from validated arrays to the caller's containers."""
 
+import hashlib
 import numbers
 
 import numpy as np
@@ -235,13 +236,30 @@ def check_callbacks(callbacks):
             )
 
 
-def check_detector_params(detector):
-    """Check NoisyLabelDetector's parameters, before any training."""
+def check_detector_params(detector, action=None):
+    """Check NoisyLabelDetector's parameters (and an ``action`` given to
+    ``fit_resample``), before any training."""
+    from .classifier import RMDClassifier  # here: the classifier imports this module
+
     if detector.mode not in MODES:
         raise ValueError(f"mode={detector.mode!r}; use 'cv' (cross-fitted) or 'single'.")
-    if detector.action not in ACTIONS:
+    for value in (detector.action, action):
+        if value is not None and value not in ACTIONS:
+            raise ValueError(
+                f"action={value!r}; use 'remove' (drop flagged rows) or 'relabel'.")
+    estimator = detector.estimator
+    if estimator is not None and (detector.input_shape is not None
+                                  or detector.module is not None):
         raise ValueError(
-            f"action={detector.action!r}; use 'remove' (drop flagged rows) or 'relabel'."
+            "input_shape and module shape the detector's default network, but an "
+            "estimator was given: set them on it (RMDClassifier(input_shape=...)), or "
+            "pass estimator=None to keep the default network's short training."
+        )
+    if (detector.mode == "single" and estimator is not None
+            and not isinstance(estimator, RMDClassifier)):
+        raise ValueError(
+            "mode='single' reads the training dynamics of an RMDClassifier; use "
+            "mode='cv' with other estimators."
         )
     if not isinstance(detector.n_neighbors, numbers.Integral) or detector.n_neighbors < 1:
         raise ValueError(f"n_neighbors={detector.n_neighbors!r} must be a positive integer.")
@@ -276,6 +294,17 @@ def check_detector_params(detector):
             "that returns class probabilities (e.g. SVC(probability=True)), or "
             "compute out-of-sample probabilities yourdetector and call "
             "fit(X, y, pred_probs=...)."
+        )
+
+
+def check_n_neighbors(detector, n_rows):
+    """A detector searching neighbours needs more rows than ``n_neighbors``."""
+    searches = detector.neighbor_spaces == "auto" or len(detector.neighbor_spaces)
+    if detector.n_neighbors >= n_rows and searches:
+        raise ValueError(
+            f"n_neighbors={detector.n_neighbors} must be smaller than the number of rows "
+            f"({n_rows}). Pass a smaller n_neighbors, or neighbor_spaces=() to skip "
+            "the neighbour evidence."
         )
 
 
@@ -328,3 +357,20 @@ def restore_like(like, values, rows):
         return type(like)(values, index=like.index[rows], name=like.name).astype(like.dtype)
     restored = values.astype(np.asarray(like).dtype, copy=False)
     return restored.tolist() if isinstance(like, list) else restored
+
+
+def fit_fingerprint(detector, X, y_encoded, pred_probs):
+    """A digest of what a detector's fit depends on: the validated arrays
+    (shapes, dtypes and bytes) and the parameters, ``action`` and ``verbose``
+    aside. Equal digests mean the same fit, at the cost of one pass over the data."""
+    params = detector.get_params(deep=True)
+    del params["action"], params["verbose"]
+    digest = hashlib.blake2b(repr(params).encode(), digest_size=16)
+    for part in (X, y_encoded, pred_probs, detector.classes_):
+        array = np.ascontiguousarray(np.zeros(0) if part is None else part)
+        digest.update(f"{part is None}{array.shape}{array.dtype}".encode())
+        if array.dtype == object:  # no fixed-size bytes: hash the values' text
+            digest.update(repr(array.tolist()).encode())
+        else:
+            digest.update(array.view(np.uint8))
+    return digest.hexdigest()

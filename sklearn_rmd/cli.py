@@ -248,23 +248,9 @@ def _run_detector(args, action, outputs):
     start = time.perf_counter()
     with contextlib.redirect_stdout(sys.stderr):  # progress goes to stderr
         detector.fit(X, y)
-    _summary(detector, len(X), time.perf_counter() - start, args.top)
+    print(f"Done in {time.perf_counter() - start:.1f} s.\n")
+    print(detector.report(top=args.top))  # what NoisyLabelDetector.report() returns
     return table, text, y, detector
-
-
-def _summary(detector, n_rows, seconds, top):
-    n_flagged = int(detector.is_label_issue_.sum())
-    print(f"Done in {seconds:.1f} s. Flagged {n_flagged} of {n_rows} rows "
-          f"({n_flagged / n_rows:.1%}) as probable label issues; estimated noise rate "
-          f"{detector.noise_rate_:.1%}.")
-    if top <= 0:
-        return
-    report = detector.label_issues()
-    report.index.name = report.index.name or "row"
-    shown = report.iloc[detector.ranked_indices_[:top]]
-    shown = shown[["given_label", "suggested_label", "label_quality", "is_label_issue"]]
-    print(f"Top {len(shown)} suspicious rows (lowest label quality first):")
-    print(shown.to_string(float_format=lambda v: f"{v:.4f}"))
 
 
 def _detect(args):
@@ -352,8 +338,9 @@ def _parser():
              "(options: --noise-rate, --seed, --quick; see `sklearn-rmd demo --help`)")
     detect = commands.add_parser(
         "detect", help="score every row's label and report the probable label issues",
-        description="Score every row's label with NoisyLabelDetector, print a summary and "
-                    "optionally write a report of all rows.")
+        description="Score every row's label with NoisyLabelDetector, print its report "
+                    "(label issues, outliers, near-duplicates) and optionally write the "
+                    "table of all rows.")
     clean = commands.add_parser(
         "clean", help="write the table without its probable label issues (or relabelled)",
         description="Find the probable label issues with NoisyLabelDetector and write the "
@@ -417,7 +404,8 @@ def _parser():
                          help="a tiny network trained for a few epochs: a first look in "
                               "seconds, less accurate")
         sub.add_argument("--top", type=int, default=10,
-                         help="suspicious rows shown in the summary (default 10)")
+                         help="rows listed per section of the report: label issues, "
+                         "outliers, near-duplicate sets (default 10)")
         sub.add_argument("--quiet", action="store_true", help="no progress messages")
         sub.add_argument("--debug", action="store_true",
                          help="show the full traceback of an error")

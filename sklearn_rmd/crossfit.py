@@ -108,7 +108,7 @@ def make_folds(cv, X, y_encoded, rng):
 
 
 def cross_fit(estimator, X, X32, y_encoded, classes, teacher, rng, *, cv, reseed,
-              log=None):
+              log=None, histories=None):
     """Out-of-sample probabilities of every row, cross-fitted over ``cv``.
 
     Parameters
@@ -143,6 +143,9 @@ def cross_fit(estimator, X, X32, y_encoded, classes, teacher, rng, *, cv, reseed
     log : callable or None (default=None)
       Receives one line per fold.
 
+    histories : list or None (default=None)
+      Receives the training history of each fold's RMDClassifier.
+
     Returns
     -------
     probs : ndarray of shape (n_samples, n_classes)
@@ -167,6 +170,8 @@ def cross_fit(estimator, X, X32, y_encoded, classes, teacher, rng, *, cv, reseed
             model = fold_model(estimator, teacher, seed, recorder, reseed)
             model.fit(X32[train], y_encoded[train])  # classes_: the encoded labels
             fold_probs, columns = recorder.mean(), model.classes_
+            if histories is not None:
+                histories.append(model.history_)
         else:
             model = clone(estimator).fit(X[train], classes[y_encoded[train]])
             fold_probs = model.predict_proba(X[held_out])
@@ -189,12 +194,16 @@ def cross_fit(estimator, X, X32, y_encoded, classes, teacher, rng, *, cv, reseed
     return np.where(sums > 0, probs / np.where(sums > 0, sums, 1.0), 1.0 / n_classes)
 
 
-def single_fit(estimator, X32, y_encoded, n_classes, teacher, seed, *, reseed):
+def single_fit(estimator, X32, y_encoded, n_classes, teacher, seed, *, reseed,
+               histories=None):
     """Each row's probabilities from one RMDClassifier fit on all rows, averaged
-    over the epochs (rows it held out for early stopping: predicted after)."""
+    over the epochs (rows it held out for early stopping: predicted after);
+    ``histories`` (a list) receives the fit's training history."""
     recorder = TrainingDynamics(len(X32), n_classes)
     model = fold_model(estimator, teacher, seed, recorder, reseed)
     model.fit(X32, y_encoded)
+    if histories is not None:
+        histories.append(model.history_)
     probs = recorder.mean()
     unseen = recorder.seen_ == 0
     if unseen.any():  # rows the model held out (early stopping): predict them

@@ -12,21 +12,24 @@ Evidence per row, combined into one probability matrix over the classes:
 A cut-off in the spirit of confident learning (Northcutt et al., JAIR 2021)
 then estimates how many labels are wrong (per-class thresholds, confident
 joint) and flags the lowest-quality rows, up to that many, whose most
-probable class is not their label.
+probable class is not their label. The same graphs score outliers and
+near-duplicates (:mod:`sklearn_rmd.data_issues`).
 """
 
 import numpy as np
 from sklearn.base import BaseEstimator
-from sklearn.utils.validation import check_is_fitted
 
 from ._device import on_cuda, resolve_device, torch_seed
-from ._validation import (check_detector_params, check_folds, check_pred_probs,
+from ._validation import (check_detector_params, check_folds, check_n_neighbors,
+                          check_network_params, check_pred_probs, fit_fingerprint,
                           restore_like, validate_labelled)
 from .classifier import RMDClassifier
 from ._confident import find_label_issues
 from ._guards import check_finite_proba, fit_or_restore
 from .crossfit import cross_fit, shared_teacher, single_fit
-from .graph import neighbor_evidence
+from .data_issues import find_data_issues
+from .graph import neighbor_evidence, neighbor_graphs
+from .report import IssueReportMixin
 
 # Settings of the default network, chosen by measurement for out-of-sample
 # probabilities (digits, exact symmetric 20/40% and pair 40% noise, 3 seeds;
@@ -46,7 +49,7 @@ DEFAULT_NETWORK = dict(pretrain_epochs=5, max_epochs=10, relation_weight=0.0,
                        early_stopping=False)
 
 
-class NoisyLabelDetector(BaseEstimator):
+class NoisyLabelDetector(IssueReportMixin, BaseEstimator):
     """Find the rows whose label is probably wrong.
 
     Two kinds of evidence are combined into one class-probability matrix:
@@ -69,18 +72,12 @@ class NoisyLabelDetector(BaseEstimator):
     classifier with ``predict_proba`` can replace it, and out-of-sample
     probabilities computed elsewhere can be passed to ``fit`` directly.
 
-    The cut-off follows confident learning: per-class thresholds ``t_k``
-    (the mean probability of class k over the rows labelled k) give the
-    confident joint of given and likely true labels; calibrated to the
-    class counts, it estimates the number of wrong labels and the noise
-    matrix T[given, true]. Label quality is the posterior probability that
-    the given label is the true one under that noise,
-    ``T[s, s] p[s] / sum_j T[s, j] p[j]``, so a row is only suspected of
-    the classes that really get mislabelled as its label (this matters for
-    structured noise such as class pairs). Of the estimated number of rows
-    with the lowest quality, those whose suggested label differs from the
-    given one are flagged; ``threshold`` or ``noise_fraction`` override
-    that count (and may flag rows whose suggested label is the given one).
+    The cut-off follows confident learning (see docs/detection.md): the
+    confident joint of given and likely true labels estimates the number of
+    wrong labels and the noise matrix; label quality is the posterior that the
+    given label is the true one under that noise. Of that many rows with the
+    lowest quality, those whose suggested label differs from the given one
+    are flagged; ``threshold`` or ``noise_fraction`` override that count.
 
     Parameters
     ----------
@@ -91,6 +88,11 @@ class NoisyLabelDetector(BaseEstimator):
       shares one teacher across folds; any other classifier with
       ``predict_proba`` is cloned and fitted once per fold. Its parameters
       are searchable as ``estimator__<name>``.
+
+    input_shape, module : tuple or None, nn.Module class or instance or None (default=None)
+      The default network's view of a row (``(C, L)`` a 1-D CNN, ``(C, H,
+      W)`` a 2-D CNN, None an MLP) and own encoder, as in ``RMDClassifier``;
+      only with ``estimator=None``, whose short-training settings they keep.
 
     mode : {'cv', 'single'} (default='cv')
       'cv': probabilities of each row from a model that did not see it, over
@@ -136,7 +138,8 @@ class NoisyLabelDetector(BaseEstimator):
 
     action : {'remove', 'relabel'} (default='remove')
       What ``fit_resample`` does with flagged rows: drop them, or replace
-      their label with ``suggested_label_``.
+      their label with ``suggested_label_``. ``fit_resample(..., action=...)``
+      overrides it for one call.
 
     device : str (default='auto')
       Device of the neighbour search and of the default network: 'auto'
@@ -146,7 +149,8 @@ class NoisyLabelDetector(BaseEstimator):
       Seeds the folds and the default network.
 
     verbose : int (default=0)
-      0 silent, 1 one line per stage and fold.
+      0 silent, 1 one line per stage and fold, 2 also the default network's
+      per-epoch log of both stages (its ``verbose=1``; 3: progress bars too).
 
     Attributes
     ----------
@@ -209,6 +213,25 @@ class NoisyLabelDetector(BaseEstimator):
       estimator's own teacher when it came fitted. None when no
       RMDClassifier was trained (``pred_probs`` given, another estimator).
 
+    fold_histories_ : list of skorch History
+      Training history of each fold's RMDClassifier (one with
+      ``mode='single'``, none without a network), for ``plot_training_curves``.
+
+    outlier_score_ : ndarray of shape (n_samples,)
+      Rank in [0, 1] of the mean distance to the K nearest neighbours in the
+      neighbour spaces and in ``X`` as given; higher is more outlying.
+
+    is_outlier_ : ndarray of bool, shape (n_samples,)
+      Rows beyond a tail rule on those distances, not a share of rows (see
+      :mod:`sklearn_rmd.data_issues`).
+
+    near_duplicate_sets_ : list of ndarray of int
+      Groups of neighbouring rows of cosine similarity (``X`` as given) at
+      least ``data_issues.DUPLICATE_SIMILARITY``; the largest first.
+
+    near_duplicate_label_conflict_ : ndarray of bool, shape (n_sets,)
+      True where the given labels within a set disagree.
+
     sample_indices_ : ndarray
       Set by ``fit_resample``: indices of the rows it returned.
 
@@ -226,14 +249,16 @@ class NoisyLabelDetector(BaseEstimator):
     >>> y_noisy, flipped = make_noisy_labels(y, 0.2, random_state=0)
     >>> detector = NoisyLabelDetector(random_state=0)
     >>> mask = detector.fit_predict(X / 16, y_noisy)  # doctest: +SKIP
+    >>> print(detector.report())  # doctest: +SKIP
     """
 
-    def __init__(self, estimator=None, *, mode="cv", cv=3, n_neighbors=10,
-                 neighbor_spaces="auto", knn_backend="auto", neighbor_weight="auto",
-                 threshold=None,
-                 noise_fraction=None, action="remove", device="auto", random_state=None,
-                 verbose=0):
+    def __init__(self, estimator=None, *, input_shape=None, module=None, mode="cv", cv=3,
+                 n_neighbors=10, neighbor_spaces="auto", knn_backend="auto",
+                 neighbor_weight="auto", threshold=None, noise_fraction=None,
+                 action="remove", device="auto", random_state=None, verbose=0):
         self.estimator = estimator
+        self.input_shape = input_shape
+        self.module = module
         self.mode = mode
         self.cv = cv
         self.n_neighbors = n_neighbors
@@ -294,12 +319,17 @@ class NoisyLabelDetector(BaseEstimator):
         """
         return self.fit(X, y, pred_probs=pred_probs).is_label_issue_.copy()
 
-    def fit_resample(self, X, y, pred_probs=None):
+    def fit_resample(self, X, y, pred_probs=None, *, action=None):
         """Fit, then return the data with flagged rows dropped or relabelled.
 
         This is the imbalanced-learn sampler contract: put the detector in an
         ``imblearn.pipeline.Pipeline`` before any classifier to train it on
         the cleaned rows (resampling only happens during ``fit``).
+
+        A detector last fitted (by any fit method) on the same data with the
+        same parameters (``action`` and ``verbose`` aside) is not refitted:
+        same data means the same shapes and hashes of ``X``, ``y`` and
+        ``pred_probs`` as validated.
 
         Parameters
         ----------
@@ -312,6 +342,9 @@ class NoisyLabelDetector(BaseEstimator):
         pred_probs : array-like of shape (n_samples, n_classes) or None (default=None)
           Precomputed out-of-sample probabilities, as in :meth:`fit`.
 
+        action : {'remove', 'relabel'} or None (default=None)
+          Overrides the ``action`` parameter for this call; None uses it.
+
         Returns
         -------
         X_resampled : array-like of shape (n_kept, n_features)
@@ -323,73 +356,32 @@ class NoisyLabelDetector(BaseEstimator):
           ``action='relabel'``.
         """
         with fit_or_restore(self):
-            X_valid, y_encoded, pred_probs = self._validate_fit(X, y, pred_probs)
-            X_out, y_out = self._fit_resample(X_valid, y_encoded, pred_probs)
+            X_valid, y_encoded, pred_probs = self._validate_fit(X, y, pred_probs, action)
+            if getattr(self, "_fingerprint", None) != fit_fingerprint(
+                    self, X_valid, y_encoded, pred_probs):
+                self._fit(X_valid, y_encoded, pred_probs)
+            X_out, y_out = self._resample(X_valid, y_encoded, action or self.action)
         return (restore_like(X, X_out, self.sample_indices_),
                 restore_like(y, y_out, self.sample_indices_))
 
-    def _fit_resample(self, X, y_encoded, pred_probs):
-        """Fit on validated rows; return the kept rows and their labels as arrays."""
-        self._fit(X, y_encoded, pred_probs)
+    def _resample(self, X, y_encoded, action):
+        """The kept rows and their labels as arrays; sets ``sample_indices_``."""
         y_out = self.classes_[y_encoded]
-        if self.action == "relabel":
+        if action == "relabel":
             self.sample_indices_ = np.arange(len(y_out))
             return X, np.where(self.is_label_issue_, self.suggested_label_, y_out)
         self.sample_indices_ = np.flatnonzero(~self.is_label_issue_)
         return X[self.sample_indices_], y_out[self.sample_indices_]
 
-    def label_issues(self):
-        """One row per sample: given and suggested label, quality, flag, rank.
-
-        Returns
-        -------
-        table : pandas.DataFrame or numpy structured array
-          Columns ``given_label``, ``suggested_label``, ``label_quality``,
-          ``is_label_issue`` and ``rank`` (0 = most suspicious), in row
-          order. A DataFrame when pandas is installed, indexed like ``X``
-          when ``X`` was a DataFrame (or like ``y`` when ``y`` was a Series).
-        """
-        check_is_fitted(self, "label_quality_")
-        rank = np.empty(len(self.ranked_indices_), dtype=np.int64)
-        rank[self.ranked_indices_] = np.arange(len(rank))
-        columns = {
-            "given_label": self.classes_[self._labels_encoded],
-            "suggested_label": self.suggested_label_,
-            "label_quality": self.label_quality_,
-            "is_label_issue": self.is_label_issue_,
-            "rank": rank,
-        }
-        try:
-            import pandas as pd
-        except ImportError:
-            dtype = [(name, np.asarray(values).dtype) for name, values in columns.items()]
-            table = np.empty(len(rank), dtype=dtype)
-            for name, values in columns.items():
-                table[name] = values
-            return table
-        return pd.DataFrame(columns, index=getattr(self, "_index", None))
-
     # ------------------------------------------------------------ validation
-    def _check_params(self):
-        check_detector_params(self)
-        if (self.mode == "single" and self.estimator is not None
-                and not isinstance(self.estimator, RMDClassifier)):
-            raise ValueError(
-                "mode='single' reads the training dynamics of an RMDClassifier; use "
-                "mode='cv' with other estimators."
-            )
-
-    def _validate_fit(self, X, y, pred_probs):
-        self._check_params()
+    def _validate_fit(self, X, y, pred_probs, action=None):
+        check_detector_params(self, action)
         # label_issues() keeps the index of a DataFrame X (or of a Series y).
         self._index = getattr(X, "index", getattr(y, "index", None))
         X, self.classes_, y_encoded = validate_labelled(self, X, y)
-        if self.n_neighbors >= len(X) and self._spaces(teacher_available=True):
-            raise ValueError(
-                f"n_neighbors={self.n_neighbors} must be smaller than the number of rows "
-                f"({len(X)}). Pass a smaller n_neighbors, or neighbor_spaces=() to skip "
-                "the neighbour evidence."
-            )
+        if self.estimator is None:
+            check_network_params(self._estimator(), X.shape[1])
+        check_n_neighbors(self, len(X))
         if pred_probs is not None:
             pred_probs = check_pred_probs(pred_probs, len(X), self.classes_)
         elif self.mode == "cv":
@@ -403,6 +395,7 @@ class NoisyLabelDetector(BaseEstimator):
 
     # ------------------------------------------------------------------- fit
     def _fit(self, X, y_encoded, pred_probs=None):
+        self._fingerprint = fit_fingerprint(self, X, y_encoded, pred_probs)
         self.device_ = resolve_device(self.device)
         self._labels_encoded = y_encoded
         n_classes = len(self.classes_)
@@ -417,7 +410,7 @@ class NoisyLabelDetector(BaseEstimator):
                 "RMDClassifier estimator and no pred_probs. Use neighbor_spaces=('input',)."
             )
         given_probs = pred_probs is not None
-        teacher = None
+        teacher, self.fold_histories_ = None, []
         if uses_teacher and ("teacher" in spaces or estimator.needs_teacher()):
             teacher = shared_teacher(estimator, X32, rng, log=self._log)
         if pred_probs is None:
@@ -425,15 +418,20 @@ class NoisyLabelDetector(BaseEstimator):
             if self.mode == "single":
                 self._log("Single fit on all rows, reading the training dynamics")
                 pred_probs = single_fit(estimator, X32, y_encoded, n_classes, teacher,
-                                        torch_seed(rng), reseed=reseed)
+                                        torch_seed(rng), reseed=reseed,
+                                        histories=self.fold_histories_)
             else:
                 pred_probs = cross_fit(estimator, X, X32, y_encoded, self.classes_,
                                        teacher, rng, cv=self.cv, reseed=reseed,
-                                       log=self._log)
+                                       log=self._log, histories=self.fold_histories_)
         self.pred_probs_ = pred_probs
-        self.neighbor_probs_ = neighbor_evidence(X32, y_encoded, n_classes, spaces, teacher,
-                                                 self.n_neighbors, self.device_,
-                                                 self.knn_backend)
+        graphs = neighbor_graphs(X32, spaces, teacher, self.n_neighbors, self.device_,
+                                 self.knn_backend)
+        self.neighbor_probs_ = neighbor_evidence(graphs, y_encoded, n_classes)
+        issues = find_data_issues(X32, y_encoded, graphs, min(self.n_neighbors, len(X) - 1),
+                                  self.device_, self.knn_backend)
+        for name, value in issues._asdict().items():  # named as the attributes
+            setattr(self, name + "_", value)
         self.teacher_ = teacher
         probs = pred_probs
         if self.neighbor_probs_ is not None:
@@ -447,20 +445,18 @@ class NoisyLabelDetector(BaseEstimator):
 
     def _estimator(self):
         if self.estimator is None:
-            return RMDClassifier(device=self.device, random_state=None, **DEFAULT_NETWORK)
+            return RMDClassifier(module=self.module, input_shape=self.input_shape,
+                                 device=self.device, random_state=None,
+                                 verbose=max(self.verbose - 1, 0), **DEFAULT_NETWORK)
         return self.estimator
 
     # ------------------------------------------------------------- the cut-off
     def _find_issues(self, probs, y_encoded):
         issues = find_label_issues(probs, y_encoded, len(self.classes_),
                                    self.threshold, self.noise_fraction)
-        self.thresholds_ = issues.thresholds
-        self.confident_joint_ = issues.confident_joint
-        self.noise_matrix_ = issues.noise_matrix
-        self.noise_rate_ = issues.noise_rate
-        self.label_quality_ = issues.label_quality
-        self.is_label_issue_ = issues.is_label_issue
-        self.ranked_indices_ = issues.ranked_indices
+        for name in ("thresholds", "confident_joint", "noise_matrix", "noise_rate",
+                     "label_quality", "is_label_issue", "ranked_indices"):
+            setattr(self, name + "_", getattr(issues, name))
         self.n_label_issues_ = int(issues.is_label_issue.sum())
         self.suggested_label_ = self.classes_[issues.suggested]
 

@@ -264,17 +264,27 @@ def standardize(X):
     return (X - X.mean(axis=0)) / np.where(scale > 0, scale, 1.0)
 
 
-def neighbor_evidence(X, labels, n_classes, spaces, teacher=None, n_neighbors=10,
-                      device="cpu", backend="auto"):
-    """:func:`neighbor_vote` averaged over the neighbour ``spaces``.
+def neighbor_graphs(X, spaces, teacher=None, n_neighbors=10, device="cpu", backend="auto"):
+    """The :func:`knn_graph` of each neighbour space.
 
     'input' searches the standardised columns of ``X``, 'teacher' the
-    embeddings ``teacher.transform(X)``. Returns None when ``spaces`` is
-    empty.
+    embeddings ``teacher.transform(X)``.
+
+    Returns
+    -------
+    graphs : dict of str to (indices, similarities)
+      One entry per space, in the order of ``spaces``.
     """
-    votes = []
+    graphs = {}
     for space in spaces:
         embeddings = standardize(X) if space == "input" else teacher.transform(X)
-        votes.append(neighbor_vote(embeddings, labels, n_classes, n_neighbors, device,
-                                   backend))
+        graphs[space] = knn_graph(embeddings, n_neighbors, device=device, backend=backend)
+    return graphs
+
+
+def neighbor_evidence(graphs, labels, n_classes):
+    """:func:`neighbor_label_distribution` averaged over the ``graphs`` of
+    :func:`neighbor_graphs`; None when there are none."""
+    votes = [neighbor_label_distribution(indices, similarities, labels, n_classes)
+             for indices, similarities in graphs.values()]
     return np.mean(votes, axis=0) if votes else None

@@ -21,6 +21,8 @@ _PLOT_EXTRA = "pip install '.[plot]'"
 LOSS_COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:brown", "tab:pink",
                 "tab:olive", "tab:cyan")
 STAGE1_COLOUR = "tab:purple"
+#: Line styles of a detector fold's loss terms, in order (each fold has one colour).
+LINE_STYLES = ("-", "--", "-.", (0, (1, 1)))
 ACCURACY_COLOUR = "black"
 
 
@@ -296,13 +298,15 @@ def _history_column(history, key):
     return np.asarray(values, dtype=float)
 
 
-def plot_training_curves(classifier, ax=None):
+def plot_training_curves(model, ax=None):
     """Each loss term per epoch, stage 1 (SimSiam) then stage 2, and the accuracy.
 
     Parameters
     ----------
-    classifier : RMDClassifier
-      Fitted; reads ``teacher_.history_`` and ``history_``.
+    model : RMDClassifier or NoisyLabelDetector
+      Fitted. A classifier: reads ``teacher_.history_`` and ``history_``. A
+      detector: reads its shared teacher's history and each fold's
+      (``fold_histories_``); it must have trained its network.
 
     ax : matplotlib Axes or None (default=None)
       Where to draw the losses; None makes a new figure.
@@ -310,47 +314,79 @@ def plot_training_curves(classifier, ax=None):
     Returns
     -------
     ax : matplotlib Axes
-      The losses, one line per series, each in its own colour, in this
-      order when present: ``stage 1: SimSiam loss`` (epochs 1 to P, over a
-      shaded band), then over epochs P+1 on: ``total loss`` (when the
-      relation term is on), the base loss (``train_ce``, ``train_gce``,
-      ...), ``train_edge`` and ``train_node``. ``valid_acc`` (accuracy on
-      the early-stopping split, noisy labels) has its own Axes sharing the
-      epochs, with its scale on the right (``ax.figure.axes[-1]``). One
-      legend for both, outside on the right.
+      The losses, one line per series, in this order when present:
+      ``stage 1: SimSiam loss`` (epochs 1 to P, over a shaded band), then
+      over epochs P+1 on: ``total loss`` (when the relation term is on), the
+      base loss (``train_ce``, ``train_gce``, ...), ``train_edge`` and
+      ``train_node``. A classifier's curves each have their own colour; a
+      detector's are named ``fold k: ...``, one colour per fold and one line
+      style per term. ``valid_acc`` (accuracy on the early-stopping split,
+      noisy labels) has its own Axes sharing the epochs, with its scale on
+      the right (``ax.figure.axes[-1]``). One legend for all, outside on
+      the right.
     """
-    check_is_fitted(classifier, "history_")
+    histories, per_fold = _stage2_histories(model)
     ax = _axes(ax)
-    handles, offset = [], 0
-    teacher_history = getattr(getattr(classifier, "teacher_", None), "history_", None)
-    if teacher_history is not None and len(teacher_history):
-        simsiam = _history_column(teacher_history, "train_loss")
-        if simsiam is not None:
-            epochs = np.arange(1, len(simsiam) + 1)
-            ax.axvspan(0.5, len(simsiam) + 0.5, color="0.92", zorder=0)
-            handles += ax.plot(epochs, simsiam, marker=".", color=STAGE1_COLOUR,
-                               label="stage 1: SimSiam loss")
-            offset = len(simsiam)
-    history = classifier.history_
-    epochs = offset + np.arange(1, len(history) + 1)
-    for (key, label), colour in zip(_loss_series(history), itertools.cycle(LOSS_COLOURS)):
-        values = _history_column(history, key)
-        if values is not None:
-            handles += ax.plot(epochs, values, marker=".", color=colour, label=label)
-    accuracy = _history_column(history, "valid_acc") if len(history) else None
-    gap = 0.02
-    if accuracy is not None:
-        accuracy_ax = ax.twinx()
-        handles += accuracy_ax.plot(epochs, accuracy, marker=".", linestyle=":",
-                                    color=ACCURACY_COLOUR, label="valid_acc")
-        accuracy_ax.set_ylim(0.0, 1.02)
-        accuracy_ax.set_ylabel("validation accuracy (noisy labels)")
-        gap = 0.18  # clear the accuracy's scale
+    handles, offset = _plot_stage1(ax, getattr(model, "teacher_", None))
+    accuracy_ax = None
+    for k, history in enumerate(histories):
+        name = f"fold {k + 1}: " if per_fold else ""
+        if per_fold:  # the fold's colour, a line style per term
+            styles = zip(itertools.repeat(LOSS_COLOURS[k % len(LOSS_COLOURS)]),
+                         itertools.cycle(LINE_STYLES))
+        else:
+            styles = zip(itertools.cycle(LOSS_COLOURS), itertools.repeat("-"))
+        epochs = offset + np.arange(1, len(history) + 1)
+        for (key, label), (colour, style) in zip(_loss_series(history), styles):
+            values = _history_column(history, key)
+            if values is not None:
+                handles += ax.plot(epochs, values, marker=".", color=colour, linestyle=style,
+                                   label=name + label)
+        accuracy = _history_column(history, "valid_acc") if len(history) else None
+        if accuracy is not None:
+            accuracy_ax = accuracy_ax or _accuracy_axes(ax)
+            handles += accuracy_ax.plot(
+                epochs, accuracy, marker=".", linestyle=":", label=name + "valid_acc",
+                color=LOSS_COLOURS[k % len(LOSS_COLOURS)] if per_fold else ACCURACY_COLOUR)
     ax.set_xlabel("epoch (stage 1, then stage 2)" if offset else "epoch")
     ax.set_ylabel("loss")
     ax.set_title("Training curves")
-    _legend_outside(ax, handles, gap=gap)
+    _legend_outside(ax, handles, gap=0.02 if accuracy_ax is None else 0.18)  # clear its scale
     return ax
+
+
+def _stage2_histories(model):
+    """The stage-2 histories of a fitted classifier (one) or detector (one per fold),
+    and whether ``model`` is a detector."""
+    from .detector import NoisyLabelDetector
+
+    if not isinstance(model, NoisyLabelDetector):
+        check_is_fitted(model, "history_")
+        return [model.history_], False
+    check_is_fitted(model, "fold_histories_")
+    if not model.fold_histories_:
+        raise ValueError(
+            "This NoisyLabelDetector trained no network (it was fitted with pred_probs or "
+            "an estimator other than RMDClassifier): there are no curves to plot.")
+    return model.fold_histories_, True
+
+
+def _plot_stage1(ax, teacher):
+    """The teacher's SimSiam loss over a shaded band; (handles, its epochs)."""
+    history = getattr(teacher, "history_", None)
+    simsiam = _history_column(history, "train_loss") if history is not None else None
+    if simsiam is None or not len(simsiam):
+        return [], 0
+    ax.axvspan(0.5, len(simsiam) + 0.5, color="0.92", zorder=0)
+    return ax.plot(np.arange(1, len(simsiam) + 1), simsiam, marker=".", color=STAGE1_COLOUR,
+                   label="stage 1: SimSiam loss"), len(simsiam)
+
+
+def _accuracy_axes(ax):
+    accuracy_ax = ax.twinx()
+    accuracy_ax.set_ylim(0.0, 1.02)
+    accuracy_ax.set_ylabel("validation accuracy (noisy labels)")
+    return accuracy_ax
 
 
 def _loss_series(history):

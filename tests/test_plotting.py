@@ -9,6 +9,7 @@ matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from conftest import fast  # noqa: E402
+from sklearn.exceptions import NotFittedError  # noqa: E402
 
 from sklearn_rmd.detector import NoisyLabelDetector  # noqa: E402
 from sklearn_rmd.plotting import (label_quality_cutoff, plot_embedding,  # noqa: E402
@@ -244,3 +245,29 @@ def test_label_quality_cutoff_sits_above_every_flagged_row():
     detector.label_quality_ = np.array([0.1, 0.2, 0.3, 0.6])
     detector.is_label_issue_ = np.array([True, False, True, False])
     assert label_quality_cutoff(detector) == pytest.approx(0.45)
+
+
+def test_training_curves_of_a_fitted_detector(rmd_detector):
+    ax = plot_training_curves(rmd_detector)
+    labels = [line.get_label() for axes in ax.figure.axes for line in axes.get_lines()]
+    assert labels == ["stage 1: SimSiam loss", "fold 1: total loss", "fold 1: train_ce",
+                      "fold 1: train_edge", "fold 2: total loss", "fold 2: train_ce",
+                      "fold 2: train_edge", "fold 1: valid_acc", "fold 2: valid_acc"]
+    lines = {line.get_label(): line for axes in ax.figure.axes for line in axes.get_lines()}
+    n_pre = len(rmd_detector.teacher_.history_)
+    for k, history in enumerate(rmd_detector.fold_histories_):
+        ce = lines[f"fold {k + 1}: train_ce"]
+        np.testing.assert_array_equal(ce.get_xdata(), n_pre + np.arange(1, len(history) + 1))
+        np.testing.assert_allclose(ce.get_ydata(), history[:, "train_ce"])
+    colours = {label: matplotlib.colors.to_rgba(line.get_color())
+               for label, line in lines.items()}
+    assert colours["fold 1: train_ce"] == colours["fold 1: total loss"]
+    assert colours["fold 1: train_ce"] != colours["fold 2: train_ce"]
+    assert lines["fold 1: train_ce"].get_linestyle() != lines["fold 1: total loss"].get_linestyle()
+
+
+def test_training_curves_need_a_detector_that_trained_a_network(quick_detector):
+    with pytest.raises(NotFittedError):
+        plot_training_curves(NoisyLabelDetector())
+    with pytest.raises(ValueError, match="trained no network"):
+        plot_training_curves(quick_detector)
