@@ -5,7 +5,7 @@ import pytest
 import torch
 from sklearn.datasets import load_digits, make_classification
 
-from sklearn_rmd import RMDClassifier
+from sklearn_rmd import NoisyLabelDetector, RMDClassifier
 
 # Small networks and few epochs. lr=1e-2 with 3 epochs passes scikit-learn's
 # check_classifiers_train (> 0.83) with margin: measured >= 0.89 on its blobs for
@@ -26,6 +26,13 @@ def pytest_collection_modifyitems(items):
 def fast(**params):
     """An RMDClassifier with the FAST parameters, updated by ``params``."""
     return RMDClassifier(**{**FAST, **params})
+
+
+def fast_detector(**params):
+    """A fast detector: a tiny RMDClassifier without early stopping, 2 folds, 5 neighbours."""
+    defaults = dict(estimator=RMDClassifier(**FAST, early_stopping=False), cv=2,
+                    n_neighbors=5, random_state=0, device="cpu")
+    return NoisyLabelDetector(**{**defaults, **params})
 
 
 def brute_force_knn(X, k):

@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import FAST, record_calls
+from conftest import FAST, fast_detector as detector, record_calls
 from sklearn.base import clone
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
@@ -20,13 +20,6 @@ from sklearn_rmd.metrics import detection_report
 from sklearn_rmd.noise import make_noisy_labels
 
 NET = {**FAST, "early_stopping": False}
-
-
-def detector(**params):
-    """A fast detector: a tiny RMDClassifier, 2 folds, 5 neighbours."""
-    defaults = dict(estimator=RMDClassifier(**NET), cv=2, n_neighbors=5, random_state=0,
-                    device="cpu")
-    return NoisyLabelDetector(**{**defaults, **params})
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ network's input_shape and module, and its progress output."""
 import numpy as np
 import pytest
 import torch
-from conftest import FAST, record_calls
+from conftest import FAST, fast_detector as detector, record_calls
 from sklearn.datasets import make_classification
 
 from sklearn_rmd import NoisyLabelDetector, RMDClassifier, SimSiamTeacher
@@ -15,12 +15,6 @@ from sklearn_rmd.noise import make_noisy_labels
 NET = {**FAST, "early_stopping": False}
 # The default network's short training, shortened further for the tests.
 TINY_DEFAULTS = dict(pretrain_epochs=1, max_epochs=2)
-
-
-def detector(**params):
-    defaults = dict(estimator=RMDClassifier(**NET), cv=2, n_neighbors=5, random_state=0,
-                    device="cpu")
-    return NoisyLabelDetector(**{**defaults, **params})
 
 
 @pytest.fixture(scope="module")
