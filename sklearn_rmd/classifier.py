@@ -74,8 +74,9 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
       of the neighbour vote behind Co-teaching's estimated forget rate.
 
     relation_warmup : int (default=5)
-      Epochs over which the relation term ramps up linearly from 0: at the
-      start of stage 2 the neighbours' predictions are still uninformed.
+      Epochs over which the relation term ramps up linearly (epoch e gets
+      ``min((e + 1) / relation_warmup, 1)`` of it): at the start of stage 2
+      the neighbours' predictions are still uninformed.
 
     relation_dim : int (default=128)
       Size of the node space (node term): a trainable layer maps the

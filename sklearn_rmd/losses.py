@@ -172,6 +172,10 @@ class RelationDistillationLoss(nn.Module):
       Temperature of the node term and of the neighbour weights
       ``exp((similarity - 1) / temperature)``.
 
+    warmup_epochs : int (default=0)
+      The relation term is scaled by ``min((epoch + 1) / warmup_epochs, 1)``;
+      0 applies it fully from the start.
+
     forget_rate : float (default=0.0)
       Co-teaching's final share of large-loss samples dropped per batch.
 

@@ -130,7 +130,8 @@ class RMDNet(_DeviceDataMixin, NeuralNet):
     """Stage 2: the student network(s) trained with :class:`RelationDistillationLoss`.
 
     Input is a dict ``{'x': rows, 'index': sample indices}``; ``index`` finds
-    each row's teacher features. Logged per batch: ``train_<name>`` for the
+    each row's neighbours in the teacher's graph, its entry in the
+    prediction table and, for the node term, its teacher features. Logged per batch: ``train_<name>`` for the
     base loss and, when the relation term is on, ``train_edge`` and
     ``train_node``.
 
