@@ -399,7 +399,8 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
                     self.forget_rate_ = self.forget_rate
                     if self.forget_rate_ is None:
                         self.forget_rate_ = min(estimate_noise_rate(
-                            teacher.transform(X), y_encoded, self.n_neighbors), 0.5)
+                            teacher.transform(X), y_encoded, self.n_neighbors,
+                            device=self.device_), 0.5)
                 self.net_ = self._fit_student(X, y_encoded, teacher, seed)
             self.history_ = self._finish(self.net_)
             self.teacher_ = teacher

@@ -29,12 +29,12 @@ def forget_schedule(forget_rate, epoch, forget_epochs):
     return forget_rate * min(epoch / forget_epochs, 1.0)
 
 
-def estimate_noise_rate(embeddings, y, n_neighbors=None):
+def estimate_noise_rate(embeddings, y, n_neighbors=None, device="cpu"):
     """Share of rows whose label disagrees with their teacher-space neighbours.
 
     A label-free estimate used for Co-teaching's forget rate when none is given.
-    ``n_neighbors=None`` uses 10.
+    ``n_neighbors=None`` uses 10; ``device`` is where the neighbours are searched.
     """
     n_neighbors = min(n_neighbors or 10, len(y) - 1)
-    votes = neighbor_vote(embeddings, y, int(y.max()) + 1, n_neighbors)
+    votes = neighbor_vote(embeddings, y, int(y.max()) + 1, n_neighbors, device=device)
     return float(np.mean(votes.argmax(axis=1) != y))

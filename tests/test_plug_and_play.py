@@ -85,10 +85,15 @@ def test_single_network_has_no_forget_rate(tabular):
     assert len(clf.net_.module_.networks) == 1 and clf.forget_rate_ is None
 
 
-def test_coteaching_estimates_forget_rate_from_a_teacher(tabular):
+def test_coteaching_estimates_forget_rate_from_a_teacher(tabular, monkeypatch):
+    import sklearn_rmd.coteaching
+
+    votes = record_calls(monkeypatch, sklearn_rmd.coteaching, "neighbor_vote")
     clf = fast(base_loss="coteaching", relation_weight=0.0, init_from_teacher=False)
     clf.fit(*tabular)
     assert clf.teacher_ is not None and 0 <= clf.forget_rate_ <= 0.5
+    # The vote runs where the edge term's graph does: on the estimator's device.
+    assert [kwargs["device"] for _, kwargs in votes] == [clf.device_]
 
 
 @pytest.mark.slow
