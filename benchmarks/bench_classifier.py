@@ -17,7 +17,8 @@ Protocol
                   the same network with our early stopping, no teacher;
   B ``teacher``   ``RMDClassifier(relation_weight=0)``: C started at the
                   teacher's weights, relation term off;
-  D ``rmd``       ``RMDClassifier()``, every default;
+  ``edge``        ``RMDClassifier(label_trust=0)``: B plus the edge term alone;
+  D ``rmd``       ``RMDClassifier()``, every default (edge term and label trust);
   ``clean``       D fitted on the true training labels (its own ceiling).
 
   B, D and ``clean`` share one ``SimSiamTeacher`` per kind and seed (the one
@@ -66,11 +67,13 @@ METHODS = {
     "stopped": "C: RMDClassifier(relation_weight=0, init_from_teacher=False): "
                "early stopping, no teacher",
     "teacher": "B: RMDClassifier(relation_weight=0): C started at the teacher's weights",
+    "edge": "RMDClassifier(label_trust=0): B plus the edge term, no label trust",
     "rmd": "D: RMDClassifier(), every default",
     "clean": "D fitted on the clean training labels",
 }
 RMD_PARAMS = {"stopped": dict(relation_weight=0, init_from_teacher=False),
-              "teacher": dict(relation_weight=0), "rmd": {}, "clean": {}}
+              "teacher": dict(relation_weight=0), "edge": dict(label_trust=0.0), "rmd": {},
+              "clean": {}}
 PAPER = {"teacher": dict(relation_weight=0, early_stopping=False),
          "rmd": dict(early_stopping=False)}
 #: Largest gap (points) of D to its own clean-label accuracy, per noise.
@@ -159,7 +162,7 @@ def run_kind(kind, args, defaults, overrides):
             plain = plain_network(input_shape, X_train.shape[1], n_classes, defaults, overrides)
             record["accuracy"]["plain"] = float(fit_quietly(plain, X_train, y_noisy)
                                                 .score(X_test, y_test))
-            for method in ("stopped", "teacher", "rmd"):
+            for method in ("stopped", "teacher", "edge", "rmd"):
                 record["accuracy"][method] = float(rmd(RMD_PARAMS[method], y_noisy)
                                                    .score(X_test, y_test))
             record["accuracy"]["clean"] = clean
@@ -189,6 +192,7 @@ def summarize(runs):
                    knn_teacher=mean_std([r["knn"]["teacher"] for r in group]))
         acc = {m: np.array([r["accuracy"][m] for r in group]) for m in METHODS}
         row["d_minus_b"] = float(100 * np.mean(acc["rmd"] - acc["teacher"]))
+        row["edge_minus_b"] = float(100 * np.mean(acc["edge"] - acc["teacher"]))
         strongest = np.max([acc[m] for m in ("plain", "stopped", "teacher")], axis=0)
         row["d_minus_strongest"] = float(100 * np.mean(acc["rmd"] - strongest))
         row["clean_gap"] = float(100 * np.mean(acc["clean"] - acc["rmd"]))
@@ -246,14 +250,15 @@ def markdown(results):
         "test labels.", "",
         "Methods: " + "; ".join(f"`{m}` {d}" for m, d in METHODS.items()) + ".", "",
         "## Clean-test accuracy (mean ± std over seeds)", "",
-        "| kind | noise | " + " | ".join(METHODS) + " | D − B | D − strongest of A, B, C "
-        "| clean − D |",
-        "|---" * (len(METHODS) + 5) + "|",
+        "| kind | noise | " + " | ".join(METHODS) + " | edge − B | D − B "
+        "| D − strongest of A, B, C | clean − D |",
+        "|---" * (len(METHODS) + 6) + "|",
     ]
     for r in rows:
         lines.append(f"| {r['kind']} | {r['noise']} | "
                      + " | ".join(_fmt(r["accuracy"][m]) for m in METHODS)
-                     + f" | {r['d_minus_b']:+.1f} | {r['d_minus_strongest']:+.1f} "
+                     + f" | {r['edge_minus_b']:+.1f} | {r['d_minus_b']:+.1f} "
+                       f"| {r['d_minus_strongest']:+.1f} "
                        f"| {r['clean_gap']:.1f} |")
     lines += ["", "## The paper's regime: no early stopping, all epochs (sym50)", "",
               "| kind | B last | B best | D last | D best | D − B (last) |",

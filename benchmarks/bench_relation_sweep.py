@@ -1,5 +1,5 @@
-"""Sweep that chooses RMDClassifier's stage-2 defaults, base loss and relation
-weight, on data no benchmark judges on.
+"""Sweep that chooses RMDClassifier's stage-2 defaults, base loss, relation
+weight and label trust, on data no benchmark judges on.
 
 Protocol
 --------
@@ -12,15 +12,20 @@ Protocol
 * One ``SimSiamTeacher(input_shape=..., random_state=seed)`` per kind and seed,
   fitted on the training rows (labels unused), shared by every variant
   through ``RMDClassifier(teacher=...)``: the variants differ in stage 2 only.
-* Variants: base loss x relation weight (0 = relation off, the teacher still
-  initialises the student), every other parameter at its default (early
-  stopping on a 10% noisy hold-out included).
+* ``--grid weight`` (results/relation_sweep.md): base loss x relation weight
+  (0 = relation off, the teacher still initialises the student), label trust
+  off, every other parameter at its default (early stopping on a 10% noisy
+  hold-out included). Noise sym50 and pair40.
+* ``--grid trust`` (results/relation_sweep_trust.md): the default base loss
+  (CE) at relation weight 1 with ``label_trust`` 0 (off), 0.5 and 1, and
+  weight 3 with trust 1; noise sym20, sym50 and pair40.
 * Reported: clean-test accuracy per variant, mean over kinds, noises and
-  seeds, and the worst cell's gain over the same base loss with the
-  relation term off.
+  seeds, and the worst cell's gain over the grid's reference variant (the
+  same base loss with the relation term off; trust off).
 
-Run ``python benchmarks/bench_relation_sweep.py`` (about twenty minutes on one
-CPU thread), ``--kinds`` to shard it, ``--quick`` for a smoke run.
+Run ``python benchmarks/bench_relation_sweep.py --grid weight`` (about twenty
+minutes on one CPU thread) or ``--grid trust`` (about twenty), ``--kinds`` and
+``--out`` to shard it, ``--quick`` for a smoke run.
 """
 
 import argparse
@@ -41,12 +46,20 @@ from sklearn_rmd.noise import make_noisy_labels  # noqa: E402
 
 BASE_LOSSES = ("ce", "gce")
 RELATION_WEIGHTS = (0.0, 1.0, 3.0, 10.0)
+TRUST = ((1.0, 0.0), (1.0, 0.5), (1.0, 1.0), (3.0, 1.0))  # (relation weight, label trust)
 
 
-def variants():
-    """(name, parameters) of every stage-2 variant."""
-    for base, weight in itertools.product(BASE_LOSSES, RELATION_WEIGHTS):
-        yield f"{base} w={weight:g}", dict(base_loss=base, relation_weight=weight)
+def variants(grid):
+    """(name, parameters, reference variant's name) of every stage-2 variant."""
+    if grid == "weight":
+        for base, weight in itertools.product(BASE_LOSSES, RELATION_WEIGHTS):
+            yield (f"{base} w={weight:g}",
+                   dict(base_loss=base, relation_weight=weight, label_trust=0.0),
+                   f"{base} w=0")
+    else:
+        for weight, trust in TRUST:
+            yield (f"w={weight:g} trust={trust:g}",
+                   dict(relation_weight=weight, label_trust=trust), "w=1 trust=0")
 
 
 def run(args):
@@ -64,7 +77,7 @@ def run(args):
                 y_noisy, _ = make_noisy_labels(y_train, rate, kind=noise_kind,
                                                random_state=seed)
                 record = dict(kind=kind, noise=noise_key, seed=seed, accuracy={})
-                for name, params in variants():
+                for name, params, _ in variants(args.grid):
                     model = RMDClassifier(teacher=teacher, input_shape=input_shape,
                                           random_state=seed, **params, **quick)
                     with warnings.catch_warnings():
@@ -74,11 +87,10 @@ def run(args):
                 runs.append(record)
                 print(f"{kind} {noise_key} seed {seed}: " + "  ".join(
                     f"{k} {v:.3f}" for k, v in record["accuracy"].items()), flush=True)
-    names = [name for name, _ in variants()]
+    names = [name for name, _, _ in variants(args.grid)]
     summary = {name: mean_std([r["accuracy"][name] for r in runs]) for name in names}
     gains = {}
-    for name, params in variants():
-        off = f"{params['base_loss']} w=0"
+    for name, _, off in variants(args.grid):
         cells = {}
         for r in runs:
             cells.setdefault((r["kind"], r["noise"]), []).append(
@@ -86,7 +98,7 @@ def run(args):
         gains[name] = dict(mean=float(np.mean([np.mean(v) for v in cells.values()])),
                            worst=float(min(np.mean(v) for v in cells.values())))
     results = dict(benchmark="relation_sweep", quick=args.quick, environment=env,
-                   protocol=dict(kinds=args.kinds, seeds=args.seeds,
+                   protocol=dict(grid=args.grid, kinds=args.kinds, seeds=args.seeds,
                                  noise={k: [kind, rate] for k, kind, rate in args.noise}),
                    runs=runs, summary=summary, gains=gains)
     write_results(args.out, results, markdown(results, names))
@@ -96,7 +108,8 @@ def run(args):
 def markdown(results, names):
     env = results["environment"]
     lines = [
-        "# Relation-term sweep (generated by benchmarks/bench_relation_sweep.py)", "",
+        "# Relation-term sweep (generated by benchmarks/bench_relation_sweep.py "
+        f"--grid {results['protocol']['grid']})", "",
         "Do not edit by hand: rerun the script." + (
             " **Smoke run (--quick): numbers are meaningless.**" if results["quick"] else ""),
         "",
@@ -112,8 +125,8 @@ def markdown(results, names):
         lines.append(f"| {r['kind']} | {r['noise']} | {r['seed']} | "
                      + " | ".join(f"{r['accuracy'][n]:.3f}" for n in names) + " |")
     lines += ["", "## Summary (mean ± std over all cells; gain over the same base loss "
-              "with the relation term off, in points: mean over kind x noise cells, "
-              "and the worst such cell)", "",
+              "with the relation term off (trust grid: trust off), in points: mean over "
+              "kind x noise cells, and the worst such cell)", "",
               "| variant | accuracy | gain | worst cell |", "|---|---|---|---|"]
     for n in names:
         acc, gain = results["summary"][n], results["gains"][n]
@@ -125,16 +138,21 @@ def markdown(results, names):
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: 2 epochs per stage")
+    parser.add_argument("--grid", choices=("weight", "trust"), default="weight")
     parser.add_argument("--kinds", nargs="+", choices=list(KINDS), default=list(GENERATED))
-    parser.add_argument("--noise", nargs="+", type=parse_noise,
-                        default=[parse_noise(k) for k in ("sym50", "pair40")])
+    parser.add_argument("--noise", nargs="+", type=parse_noise, default=None,
+                        help="default sym50 pair40 (weight grid), sym20 sym50 pair40 (trust)")
     parser.add_argument("--seeds", nargs="+", type=int, default=None,
                         help="default 100 101 (100 with --quick)")
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
     if args.seeds is None:
         args.seeds = [100] if args.quick else [100, 101]
-    return fill_run_defaults(args, "relation_sweep")
+    if args.noise is None:
+        keys = ("sym50", "pair40") if args.grid == "weight" else ("sym20", "sym50", "pair40")
+        args.noise = [parse_noise(k) for k in keys]
+    name = "relation_sweep" if args.grid == "weight" else "relation_sweep_trust"
+    return fill_run_defaults(args, name)
 
 
 if __name__ == "__main__":

@@ -189,6 +189,8 @@ def check_classifier_params(clf, n_features):
                  "relation_warmup"):
         if getattr(clf, name) < 0:
             raise ValueError(f"{name}={getattr(clf, name)} must be non-negative.")
+    if not 0 <= clf.label_trust <= 1:
+        raise ValueError(f"label_trust={clf.label_trust} must be in [0, 1] (0 turns it off).")
     if not isinstance(clf.pretrain_epochs, numbers.Integral) or clf.pretrain_epochs < 0:
         raise ValueError(
             f"pretrain_epochs={clf.pretrain_epochs!r} must be a non-negative integer "

@@ -5,6 +5,8 @@ Each is a picklable callable ``aug(x) -> x'`` on a batch of flat rows
 ``strength`` scales every perturbation (0 = identity).
 """
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -72,7 +74,7 @@ class SignalAugment:
 
 
 class ImageAugment:
-    """Random translation with zero padding, mild rescaling, optional flip, noise.
+    """Random rotation, zoom and translation with zero padding, optional flip, noise.
 
     Parameters
     ----------
@@ -80,8 +82,9 @@ class ImageAugment:
       How a row is viewed.
 
     strength : float (default=1.0)
-      Scales the shift (up to 1/8 of the side per unit), the zoom (0.1 per
-      unit) and the pixel noise (0.05 batch std per unit).
+      Scales every perturbation: per unit, rotation up to 20 degrees, zoom
+      up to 20%, shift up to 20% of the side and pixel noise of 0.1 batch
+      std.
 
     flip : bool (default=False)
       Mirror left-right half of the time. Off by default: digits and text
@@ -96,19 +99,29 @@ class ImageAugment:
     def __call__(self, x):
         n = x.shape[0]
         image = x.reshape(n, *self.input_shape)
-        shift = 0.25 * self.strength * (2 * torch.rand(n, 2, device=x.device) - 1)
-        zoom = 1.0 + 0.1 * self.strength * (2 * torch.rand(n, device=x.device) - 1)
-        x_scale = zoom
+
+        def uniform(scale):  # in [-scale, scale], one per row
+            return scale * self.strength * (2 * torch.rand(n, device=x.device) - 1)
+
+        angle = uniform(math.radians(20.0))
+        zoom = 1.0 + uniform(0.2)
+        # affine_grid maps output to input coordinates: dividing by the zoom enlarges.
+        cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
+        mirror = torch.ones(n, device=x.device)
         if self.flip:
-            x_scale = zoom * torch.where(torch.rand(n, device=x.device) < 0.5, -1.0, 1.0)
+            mirror = torch.where(torch.rand(n, device=x.device) < 0.5, -1.0, 1.0)
         theta = torch.zeros(n, 2, 3, device=x.device, dtype=image.dtype)
-        theta[:, 0, 0] = x_scale
-        theta[:, 1, 1] = zoom
-        theta[:, :, 2] = shift
+        theta[:, 0, 0] = cos * mirror
+        theta[:, 0, 1] = -sin
+        theta[:, 1, 0] = sin * mirror
+        theta[:, 1, 1] = cos
+        # Grid coordinates span [-1, 1]: a shift of 0.4 is 20% of the side.
+        theta[:, 0, 2] = uniform(0.4)
+        theta[:, 1, 2] = uniform(0.4)
         grid = F.affine_grid(theta, list(image.shape), align_corners=False)
         moved = F.grid_sample(image, grid, padding_mode="zeros", align_corners=False)
         out = moved.reshape(n, -1)
-        return out + 0.05 * self.strength * _batch_std(x) * torch.randn_like(out)
+        return out + 0.1 * self.strength * _batch_std(x) * torch.randn_like(out)
 
 
 def default_augment(input_shape, strength):

@@ -78,6 +78,15 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
       ``min((e + 1) / relation_warmup, 1)`` of it): at the start of stage 2
       the neighbours' predictions are still uninformed.
 
+    label_trust : float in [0, 1] (default=1.0)
+      From epoch ``relation_warmup`` on, each row's base loss is weighted by
+      ``min(1, r / label_trust)``, where ``r`` is the share the teacher
+      neighbours' predictions give the row's label relative to their top
+      class: a label its neighbours contradict stops pulling, and the edge
+      term relabels the row. 1 weighs every row by ``r``; 0 turns it off.
+      Needs the edge term. Chosen by benchmarks/bench_relation_sweep.py
+      ``--grid trust`` (results/relation_sweep_trust.md).
+
     relation_dim : int (default=128)
       Size of the node space (node term): a trainable layer maps the
       student's embeddings into it, a frozen random one the teacher's.
@@ -193,6 +202,7 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
                  dropout=0.0, base_loss="ce", gce_q=0.7, sce_alpha=0.1, sce_beta=1.0,
                  forget_rate=None, forget_epochs=10, relation_weight=1.0, edge_weight=1.0,
                  node_weight=0.0, n_neighbors=10, relation_dim=128, relation_warmup=5,
+                 label_trust=1.0,
                  teacher_features="precomputed", init_from_teacher=True,
                  student_augment=False, augment="auto", augment_strength=0.5,
                  pretrain_epochs=40, pretrain_lr=1e-3, max_epochs=100, early_stopping=True,
@@ -216,6 +226,7 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
         self.n_neighbors = n_neighbors
         self.relation_dim = relation_dim
         self.relation_warmup = relation_warmup
+        self.label_trust = label_trust
         self.teacher_features = teacher_features
         self.init_from_teacher = init_from_teacher
         self.student_augment = student_augment
@@ -295,7 +306,8 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
             self._base_loss_fn(), student_dim, len(self.classes_), n_networks,
             relation_dim=self.relation_dim, relation_weight=self.relation_weight,
             edge_weight=self.edge_weight, node_weight=self.node_weight,
-            warmup_epochs=self.relation_warmup, forget_rate=self.forget_rate_ or 0.0,
+            warmup_epochs=self.relation_warmup, label_trust=self.label_trust,
+            forget_rate=self.forget_rate_ or 0.0,
             forget_epochs=self.forget_epochs, **relations,
         )
 

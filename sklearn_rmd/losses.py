@@ -85,6 +85,35 @@ def node_matching(student_nodes, teacher_nodes, temperature=0.1):
     return F.cross_entropy(relations, own, reduction="none")
 
 
+def label_trust_weights(targets, y, threshold):
+    """Per-sample weights of the base loss from the neighbours' predictions.
+
+    ``w = min(1, r / threshold)`` with ``r = targets[y] / max(targets)``, the
+    neighbours' share on the given label relative to their top class: 1
+    where they back the label at least ``threshold`` as much as their
+    favourite, falling to 0 where they give it nothing.
+
+    Parameters
+    ----------
+    targets : tensor (n, n_classes)
+      Neighbour targets, as from ``RelationDistillationLoss.neighbor_targets``.
+
+    y : tensor (n,)
+      Given (possibly noisy) labels.
+
+    threshold : float in (0, 1]
+      Share at and above which a label keeps its full weight.
+
+    Returns
+    -------
+    tensor (n,)
+      Detached weights in [0, 1].
+    """
+    with torch.no_grad():
+        ratio = targets.gather(1, y.unsqueeze(1)).squeeze(1) / targets.max(dim=1).values
+        return (ratio.nan_to_num(1.0) / threshold).clamp(max=1.0)
+
+
 def _given_label_probability(logits, y):
     return torch.softmax(logits, dim=-1).gather(1, y.unsqueeze(1)).squeeze(1)
 
@@ -131,6 +160,10 @@ class RelationDistillationLoss(nn.Module):
       The teacher side is fixed: a frozen random projection of the teacher
       features into the node space, so that training cannot flatten the
       teacher's relations; only the student's node layer learns.
+    * **Label trust** (:func:`label_trust_weights`) uses the same neighbour
+      targets once the warm-up is over: a row's base loss is weighted by how
+      strongly its teacher neighbours back its given label, so a label they
+      contradict loses its pull and the edge term relabels the row.
 
     Holds what only training needs (graph, prediction table, teacher
     features, node layers), so trimming the net for prediction drops it.
@@ -176,6 +209,11 @@ class RelationDistillationLoss(nn.Module):
       The relation term is scaled by ``min((epoch + 1) / warmup_epochs, 1)``;
       0 applies it fully from the start.
 
+    label_trust : float in [0, 1] (default=0.0)
+      Threshold of :func:`label_trust_weights`, applied from epoch
+      ``warmup_epochs`` on (the prediction table needs the warm-up to fill);
+      0 turns it off. Needs the edge term.
+
     forget_rate : float (default=0.0)
       Co-teaching's final share of large-loss samples dropped per batch.
 
@@ -186,9 +224,11 @@ class RelationDistillationLoss(nn.Module):
     def __init__(self, base_loss, student_dim, n_classes, n_networks=1, graph=None,
                  teacher_features=None, teacher_encoder=None, teacher_dim=None,
                  relation_dim=128, relation_weight=1.0, edge_weight=1.0, node_weight=0.0,
-                 temperature=0.1, warmup_epochs=0, forget_rate=0.0, forget_epochs=10):
+                 temperature=0.1, warmup_epochs=0, label_trust=0.0, forget_rate=0.0,
+                 forget_epochs=10):
         super().__init__()
         self.warmup_epochs = warmup_epochs
+        self.label_trust = label_trust
         self.base_loss = base_loss
         self.relation_weight = relation_weight
         self.edge_weight = edge_weight
@@ -268,18 +308,29 @@ class RelationDistillationLoss(nn.Module):
         targets = torch.einsum("nk,nkc->nc", weights, self.predictions[neighbors])
         return targets / total.clamp_min(1e-12), total[:, 0] > 0
 
-    def base_terms(self, logits, y, epoch, training):
-        """Mean base loss of each network (Co-teaching exchanges samples)."""
+    def trusts(self, epoch, training):
+        """Whether label trust weighs the base loss at this epoch."""
+        return (training and self.label_trust > 0 and self.uses("edge")
+                and epoch >= self.warmup_epochs)
+
+    def base_terms(self, logits, y, epoch, training, neighbor_targets=None):
+        """Mean base loss of each network (Co-teaching exchanges samples),
+        weighted by label trust when it applies."""
         per_sample = [self.base_loss(logits[:, i], y) for i in range(logits.shape[1])]
+        if self.trusts(epoch, training):
+            targets, has_target = neighbor_targets
+            weights = label_trust_weights(targets, y, self.label_trust)
+            weights = torch.where(has_target, weights, torch.ones_like(weights))
+            per_sample = [loss * weights for loss in per_sample]
         if len(per_sample) == 2 and training:
             rate = forget_schedule(self.forget_rate, epoch, self.forget_epochs)
             keep_a, keep_b = coteaching_selection(per_sample[0], per_sample[1], rate)
             return [per_sample[0][keep_b].mean(), per_sample[1][keep_a].mean()]
         return [loss.mean() for loss in per_sample]
 
-    def edge_terms(self, logits, index):
+    def edge_terms(self, logits, index, neighbor_targets):
         """Edge term of each network; records the batch's predictions."""
-        targets, has_target = self.neighbor_targets(index)
+        targets, has_target = neighbor_targets
         edges = [neighbor_consistency(logits[has_target, i], targets[has_target]).sum()
                  / max(len(index), 1) for i in range(logits.shape[1])]
         with torch.no_grad():
@@ -297,12 +348,14 @@ class RelationDistillationLoss(nn.Module):
 
     def forward(self, logits, embeddings, y, index=None, view=None, epoch=0, training=True):
         """Return a dict with the total ``loss``, its ``base`` term and the relation terms in use."""
-        base = self.base_terms(logits, y, epoch, training)
+        # Read before the edge term records this batch's predictions.
+        neighbors = self.neighbor_targets(index) if training and self.uses("edge") else None
+        base = self.base_terms(logits, y, epoch, training, neighbors)
         terms = {"base": torch.stack(base).mean()}
         total = torch.stack(base).sum()
         if training:
             for term in self.terms:
-                values = (self.edge_terms(logits, index) if term == "edge"
+                values = (self.edge_terms(logits, index, neighbors) if term == "edge"
                           else self.node_terms(embeddings, index, view))
                 weight = self.edge_weight if term == "edge" else self.node_weight
                 if self.warmup_epochs > 0:

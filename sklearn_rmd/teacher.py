@@ -102,9 +102,9 @@ class SimSiamTeacher(NetworkBuilderMixin, TransformerMixin, BaseEstimator):
       tabular rows, signals or images from ``input_shape``.
 
     augment_strength : float (default=0.5)
-      Scales the 'auto' augmentation. 0.5 gave the best teacher (kNN
-      accuracy of its embeddings) on tabular rows, signals and small images
-      in our measurements; stronger views destroy too much of small inputs.
+      Scales the 'auto' augmentation. Chosen by
+      benchmarks/bench_teacher_augment.py (results/teacher_augment.md): the
+      kNN accuracy of the teacher's embeddings per data kind and strength.
 
     max_epochs : int (default=40)
       SimSiam epochs; 0 keeps the randomly initialised encoder.

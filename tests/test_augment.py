@@ -62,7 +62,7 @@ def test_tabular_swaps_values_within_their_feature():
     assert (out != x).any()
 
 
-def test_image_shift_moves_the_mass_by_at_most_an_eighth():
+def test_image_shift_moves_the_mass_by_at_most_a_fifth():
     # A bright 2 x 2 square in the middle of 16 x 16 images.
     image = torch.zeros(64, 1, 16, 16)
     image[:, :, 7:9, 7:9] = 1.0
@@ -74,7 +74,26 @@ def test_image_shift_moves_the_mass_by_at_most_an_eighth():
     centre_y = (mass.sum(2) * coords).sum(1) / mass.sum((1, 2))
     shift = torch.stack([centre_x - 7.5, centre_y - 7.5], 1)
     assert (shift.abs().max(1).values > 0.25).float().mean() > 0.5  # most images moved
-    assert shift.abs().max() <= 16 / 8 + 0.5  # up to 1/8 of the side (plus noise)
+    # Up to 20% of the side, enlarged by at most 1 / 0.8 by the zoom.
+    assert shift.abs().max() <= 0.2 * 16 / 0.8 + 0.5
+
+
+def test_image_rotation_tilts_a_bar_by_up_to_twenty_degrees():
+    # A horizontal bar through the centre: its principal axis gives the angle.
+    image = torch.zeros(64, 1, 32, 32)
+    image[:, :, 15:17, 4:28] = 1.0
+    torch.manual_seed(0)
+    out = ImageAugment((1, 32, 32), strength=1.0)(image.reshape(64, -1)).reshape(64, 32, 32)
+    mass = out.clamp_min(0)
+    ys, xs = torch.meshgrid(torch.arange(32.0), torch.arange(32.0), indexing="ij")
+    total = mass.sum((1, 2))
+    mx, my = (mass * xs).sum((1, 2)) / total, (mass * ys).sum((1, 2)) / total
+    dx, dy = xs - mx[:, None, None], ys - my[:, None, None]
+    cxx, cyy = (mass * dx * dx).sum((1, 2)), (mass * dy * dy).sum((1, 2))
+    cxy = (mass * dx * dy).sum((1, 2))
+    angle = torch.rad2deg(0.5 * torch.atan2(2 * cxy, cxx - cyy)).abs()
+    assert (angle > 5).float().mean() > 0.5
+    assert angle.max() <= 20 + 2  # pixel sampling blurs the angle slightly
 
 
 def test_image_flip_mirrors_some_images():

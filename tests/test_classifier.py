@@ -260,6 +260,8 @@ BAD_PARAMS = [
     (dict(relation_weight=-1.0), "relation_weight=-1.0 must be non-negative"),
     (dict(node_weight=-0.5), "node_weight=-0.5 must be non-negative"),
     (dict(edge_weight=-0.3), "edge_weight=-0.3 must be non-negative"),
+    (dict(label_trust=1.5), r"label_trust=1.5 must be in \[0, 1\]"),
+    (dict(label_trust=-0.1), r"label_trust=-0.1 must be in \[0, 1\]"),
     (dict(n_neighbors=0), "n_neighbors=0"),
 ]
 

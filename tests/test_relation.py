@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from sklearn_rmd.losses import (RelationDistillationLoss, cross_entropy,
+from sklearn_rmd.losses import (RelationDistillationLoss, cross_entropy, label_trust_weights,
                                 neighbor_consistency, node_matching, pearson)
 
 
@@ -83,6 +83,51 @@ def test_terms_in_use():
     assert edge_criterion(relation_weight=0.0).terms == ()
     with pytest.raises(ValueError, match="needs the teacher's kNN graph"):
         RelationDistillationLoss(cross_entropy, 4, 3, relation_weight=1.0)
+
+
+# ---------------------------------------------------------------- label trust
+def test_label_trust_weights_follow_the_neighbours():
+    targets = torch.tensor([[0.6, 0.3, 0.1], [0.6, 0.3, 0.1], [0.6, 0.3, 0.1]])
+    y = torch.tensor([0, 1, 2])
+    torch.testing.assert_close(label_trust_weights(targets, y, 1.0),
+                               torch.tensor([1.0, 0.5, 1 / 6]))
+    # A threshold of 0.5: a label backed half as much as the favourite keeps it all.
+    torch.testing.assert_close(label_trust_weights(targets, y, 0.5),
+                               torch.tensor([1.0, 1.0, 1 / 3]))
+
+
+def test_label_trust_weighs_the_base_loss_once_the_warmup_is_over():
+    def base(epoch, label_trust=1.0):
+        loss = edge_criterion(warmup_epochs=2, label_trust=label_trust)
+        # Every row predicted class 0 with certainty: the table backs label 0 only.
+        confident = torch.tensor([[20.0, 0.0, 0.0]]).repeat(6, 1).unsqueeze(1)
+        loss(confident, torch.zeros(6, 1, 4), torch.zeros(6, dtype=torch.long),
+             index=torch.arange(6))
+        logits = torch.zeros(6, 1, 3)
+        y = torch.tensor([0, 0, 0, 1, 1, 1])  # the last three contradict their neighbours
+        return loss(logits, torch.zeros(6, 1, 4), y, index=torch.arange(6),
+                    epoch=epoch)["base"].item()
+    plain = np.log(3)  # CE of uniform logits
+    assert base(0) == pytest.approx(plain) and base(1) == pytest.approx(plain)
+    assert base(2) == pytest.approx(plain / 2, rel=1e-4)  # three rows weigh ~0
+    assert base(2, label_trust=0.0) == pytest.approx(plain)
+
+
+def test_label_trust_makes_a_fit_learn_the_true_class_of_flipped_rows(noisy_tabular, tabular):
+    from conftest import fast
+
+    X, y_noisy = noisy_tabular
+    flipped = y_noisy != tabular[1]
+    teacher = fast().build_teacher().fit(X)
+    # A weak edge term and many epochs: without trust the wrong labels get memorised.
+    params = dict(teacher=teacher, n_neighbors=5, early_stopping=False, relation_warmup=2,
+                  relation_weight=0.3, max_epochs=30)
+    on = fast(label_trust=1.0, **params).fit(X, y_noisy)
+    off = fast(label_trust=0.0, **params).fit(X, y_noisy)
+
+    def recovered(clf):
+        return float(np.mean(clf.predict(X[flipped]) == tabular[1][flipped]))
+    assert recovered(on) > recovered(off) + 0.1
 
 
 # ------------------------------------------------------------------ node term
