@@ -163,3 +163,13 @@ def mean_std(values):
     if not values:
         return None
     return [float(np.mean(values)), float(np.std(values))]
+
+
+def load_shards(paths):
+    """The ``.json`` results of shards run with ``--kinds``: ``(environment, runs,
+    first shard)``; exits when the shards come from different commits."""
+    shards = [json.loads(Path(path).read_text()) for path in paths]
+    commits = {shard["environment"]["git_commit"] for shard in shards}
+    if len(commits) != 1:
+        raise SystemExit(f"shards come from different commits: {sorted(commits)}")
+    return shards[0]["environment"], [r for shard in shards for r in shard["runs"]], shards[0]

@@ -70,9 +70,9 @@ from sklearn_rmd.noise import make_noisy_labels  # noqa: E402
 METHODS = {
     "ours": "NoisyLabelDetector(), defaults",
     "ours_cv5": "NoisyLabelDetector(cv=5), network with pretrain_epochs=10",
-    "ours_rw1": "NoisyLabelDetector() with relation_weight=1 in the network",
-    "ours_rw3": "NoisyLabelDetector() with relation_weight=3 in the network",
-    "ours_rw10": "NoisyLabelDetector() with relation_weight=10 in the network",
+    "ours_rw1": "NoisyLabelDetector() with relation_weight=1 in the network (label trust at its default)",
+    "ours_rw3": "NoisyLabelDetector() with relation_weight=3 in the network (label trust at its default)",
+    "ours_rw10": "NoisyLabelDetector() with relation_weight=10 in the network (label trust at its default)",
     "cl_net": "cleanlab find_label_issues on 5-fold OOF of a plain skorch net (same network, epochs)",
     "cl_svc": "cleanlab find_label_issues on 5-fold OOF of StandardScaler + SVC(probability=True)",
 }

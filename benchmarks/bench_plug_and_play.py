@@ -17,7 +17,7 @@ Protocol
   (it has no teacher to estimate one); with a teacher it estimates it.
 * CE ablations (each a single switch away from "ce + RMD"): the node term
   added, the node term instead of the edge term, relation weight 3, no
-  warm-up, K = 5 and 20, the student not initialised from the teacher, and
+  label trust, no warm-up, K = 5 and 20, the student not initialised from the teacher, and
   augmented student views.
 * Same network, optimiser and epochs everywhere (the estimator defaults,
   early stopping included). The stage-1 teacher depends only on X and the
@@ -53,6 +53,7 @@ ABLATIONS = {
     "ce: edge and node terms": dict(node_weight=1.0),
     "ce: node term only": dict(edge_weight=0.0, node_weight=1.0),
     "ce: relation weight 3": dict(relation_weight=3.0),
+    "ce: no label trust": dict(label_trust=0.0),
     "ce: no warm-up": dict(relation_warmup=0),
     "ce: K = 5": dict(n_neighbors=5),
     "ce: K = 20": dict(n_neighbors=20),

@@ -25,7 +25,8 @@ Protocol
 
 Run ``python benchmarks/bench_relation_sweep.py --grid weight`` (about twenty
 minutes on one CPU thread) or ``--grid trust`` (about twenty), ``--kinds`` and
-``--out`` to shard it, ``--quick`` for a smoke run.
+``--out`` to shard it (then ``--combine`` the shards' .json files), ``--quick``
+for a smoke run.
 """
 
 import argparse
@@ -38,8 +39,8 @@ pin_threads()
 
 import numpy as np  # noqa: E402
 
-from _common import (environment_info, fill_run_defaults, mean_std,  # noqa: E402
-                     parse_noise, write_results)
+from _common import (environment_info, fill_run_defaults, load_shards,  # noqa: E402
+                     mean_std, parse_noise, write_results)
 from _data import GENERATED, KINDS  # noqa: E402
 from sklearn_rmd import RMDClassifier, SimSiamTeacher  # noqa: E402
 from sklearn_rmd.noise import make_noisy_labels  # noqa: E402
@@ -63,6 +64,14 @@ def variants(grid):
 
 
 def run(args):
+    if args.combine:
+        env, runs, first = load_shards(args.combine)
+        if first["protocol"]["grid"] != args.grid:
+            raise SystemExit(f"the shards ran --grid {first['protocol']['grid']}")
+        args.kinds = list(dict.fromkeys(r["kind"] for r in runs))
+        args.seeds = first["protocol"]["seeds"]
+        args.noise = [(k, kind, rate) for k, (kind, rate) in first["protocol"]["noise"].items()]
+        return write(args, env, runs)
     env = environment_info()
     print("environment:", env, flush=True)
     quick = dict(max_epochs=2) if args.quick else {}
@@ -87,6 +96,10 @@ def run(args):
                 runs.append(record)
                 print(f"{kind} {noise_key} seed {seed}: " + "  ".join(
                     f"{k} {v:.3f}" for k, v in record["accuracy"].items()), flush=True)
+    return write(args, env, runs)
+
+
+def write(args, env, runs):
     names = [name for name, _, _ in variants(args.grid)]
     summary = {name: mean_std([r["accuracy"][name] for r in runs]) for name in names}
     gains = {}
@@ -132,6 +145,13 @@ def markdown(results, names):
         acc, gain = results["summary"][n], results["gains"][n]
         lines.append(f"| {n} | {acc[0]:.3f} ± {acc[1]:.3f} | {100 * gain['mean']:+.1f} | "
                      f"{100 * gain['worst']:+.1f} |")
+    noises = list(results["protocol"]["noise"])
+    lines += ["", "## Mean accuracy per noise (over kinds and seeds)", "",
+              "| variant | " + " | ".join(noises) + " |", "|---" * (len(noises) + 1) + "|"]
+    for n in names:
+        lines.append(f"| {n} | " + " | ".join(
+            f"{np.mean([r['accuracy'][n] for r in results['runs'] if r['noise'] == k]):.3f}"
+            for k in noises) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -144,6 +164,8 @@ def parse_args(argv=None):
                         help="default sym50 pair40 (weight grid), sym20 sym50 pair40 (trust)")
     parser.add_argument("--seeds", nargs="+", type=int, default=None,
                         help="default 100 101 (100 with --quick)")
+    parser.add_argument("--combine", nargs="+", default=None, metavar="SHARD_JSON",
+                        help="write the table from the .json files of shards run with --kinds")
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
     if args.seeds is None:
