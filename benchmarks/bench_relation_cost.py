@@ -10,8 +10,9 @@ Protocol
 * One training step = forward, ``RelationDistillationLoss``, backward and the
   optimizer step, on a random batch of rows. Configurations: ``off``
   (``relation_weight=0``, the baseline), ``default`` (the estimator's
-  defaults: the edge term over the teacher's graph) and ``node`` (the
-  defaults plus the node term, ``node_weight=1``).
+  defaults: the edge term over the teacher's graph, with label trust) and
+  ``node`` (the defaults plus the node term, ``node_weight=1``); every step
+  is one of an epoch after the warm-up, where the whole term applies.
 * Each configuration is timed for ``--steps`` steps after a warm-up, in
   ``--rounds`` interleaved rounds so that a slow spell of a shared machine
   hits every configuration alike; per seed (network initialisation and
@@ -67,7 +68,8 @@ def make_step(config, seed, device):
     graph = knn_graph(teacher, DEFAULTS["n_neighbors"], device=device)
     params = dict(relation_weight=DEFAULTS["relation_weight"],
                   edge_weight=DEFAULTS["edge_weight"], node_weight=DEFAULTS["node_weight"],
-                  relation_dim=DEFAULTS["relation_dim"]) | CONFIGS[config]
+                  relation_dim=DEFAULTS["relation_dim"], label_trust=DEFAULTS["label_trust"],
+                  warmup_epochs=DEFAULTS["relation_warmup"]) | CONFIGS[config]
     criterion = RelationDistillationLoss(
         cross_entropy, embedding_dim, N_CLASSES, graph=graph, teacher_features=teacher,
         teacher_dim=embedding_dim, **params).to(device)
@@ -82,7 +84,9 @@ def make_step(config, seed, device):
         index = torch.randint(0, N_ROWS, (BATCH,), device=device, generator=generator)
         optimizer.zero_grad()
         logits, embeddings = students(X[index])
-        criterion(logits, embeddings, y[index], index=index)["loss"].backward()
+        # An epoch after the warm-up: the full term, with label trust.
+        criterion(logits, embeddings, y[index], index=index,
+                  epoch=DEFAULTS["relation_warmup"])["loss"].backward()
         optimizer.step()
 
     return step
