@@ -173,3 +173,12 @@ def load_shards(paths):
     if len(commits) != 1:
         raise SystemExit(f"shards come from different commits: {sorted(commits)}")
     return shards[0]["environment"], [r for shard in shards for r in shard["runs"]], shards[0]
+
+
+def knn_accuracy(train, y_train, test, y_test):
+    """Test accuracy of ``KNeighborsClassifier(10, metric='cosine')`` fitted on
+    ``train``: how well neighbourhoods in a space follow the labels."""
+    from sklearn.neighbors import KNeighborsClassifier
+
+    knn = KNeighborsClassifier(10, metric="cosine").fit(train, y_train)
+    return float(knn.score(test, y_test))

@@ -54,11 +54,10 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from skorch import NeuralNetClassifier  # noqa: E402
 from skorch.callbacks import Callback  # noqa: E402
-from sklearn.neighbors import KNeighborsClassifier  # noqa: E402
 from torch import nn  # noqa: E402
 
-from _common import (environment_info, fill_run_defaults, load_shards,  # noqa: E402
-                     mean_std, parse_noise, write_results)
+from _common import (environment_info, fill_run_defaults, knn_accuracy,  # noqa: E402
+                     load_shards, mean_std, parse_noise, write_results)
 from _data import KINDS  # noqa: E402
 from sklearn_rmd import RMDClassifier  # noqa: E402
 from sklearn_rmd.modules import make_encoder  # noqa: E402
@@ -128,11 +127,6 @@ def plain_network(input_shape, n_features, n_classes, defaults, overrides):
         optimizer__weight_decay=defaults["weight_decay"], batch_size=defaults["batch_size"],
         max_epochs=overrides.get("max_epochs", defaults["max_epochs"]),
         train_split=None, iterator_train__shuffle=True, device="cpu", verbose=0)
-
-
-def knn_accuracy(train, y_train, test, y_test):
-    knn = KNeighborsClassifier(10, metric="cosine").fit(train, y_train)
-    return float(knn.score(test, y_test))
 
 
 def fit_quietly(model, X, y):

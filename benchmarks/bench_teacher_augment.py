@@ -25,18 +25,13 @@ from _common import pin_threads
 pin_threads()
 
 import numpy as np  # noqa: E402
-from sklearn.neighbors import KNeighborsClassifier  # noqa: E402
 
-from _common import environment_info, fill_run_defaults, mean_std, write_results  # noqa: E402
+from _common import (environment_info, fill_run_defaults, knn_accuracy,  # noqa: E402
+                     mean_std, write_results)
 from _data import GENERATED, KINDS  # noqa: E402
 from sklearn_rmd import SimSiamTeacher  # noqa: E402
 
 STRENGTHS = (0.25, 0.5, 1.0)
-
-
-def knn_accuracy(train, y_train, test, y_test):
-    knn = KNeighborsClassifier(10, metric="cosine").fit(train, y_train)
-    return float(knn.score(test, y_test))
 
 
 def run(args):
