@@ -16,8 +16,12 @@ Protocol
                   (3 folds, teacher trained 5 epochs);
   ``ours_cv5``    the same with 5 folds and 10 teacher epochs: what the
                   slower setting buys;
-  ``ours_rwW``    ``ours`` with the network's ``relation_weight=W`` (1, 3, 10):
-                  the measurement that chooses the detector's default weight;
+  ``ours_rwW``    ``ours`` with the network's ``relation_weight=W`` (1, 3, 10),
+                  label trust at the classifier's default;
+  ``ours_rw1_trust1_warm2``  weight 1 with ``label_trust=1`` and
+                  ``relation_warmup=2`` (trust acts from the third of the ten
+                  epochs): the measurements that choose the detector's
+                  relation settings;
   ``cl_net``      cleanlab ``find_label_issues`` (default filter, n_jobs=1) on
                   5-fold out-of-fold probabilities (StratifiedKFold, shuffled)
                   of a plain skorch ``NeuralNetClassifier``: the default MLP
@@ -67,12 +71,21 @@ from sklearn_rmd.metrics import detection_report  # noqa: E402
 from sklearn_rmd.modules import make_encoder  # noqa: E402
 from sklearn_rmd.noise import make_noisy_labels  # noqa: E402
 
+#: The network settings of each ``ours_rw*`` method.
+RELATION_VARIANTS = {
+    "ours_rw1": dict(relation_weight=1.0),
+    "ours_rw3": dict(relation_weight=3.0),
+    "ours_rw10": dict(relation_weight=10.0),
+    "ours_rw1_trust1_warm2": dict(relation_weight=1.0, label_trust=1.0, relation_warmup=2),
+}
 METHODS = {
     "ours": "NoisyLabelDetector(), defaults",
     "ours_cv5": "NoisyLabelDetector(cv=5), network with pretrain_epochs=10",
     "ours_rw1": "NoisyLabelDetector() with relation_weight=1 in the network (label trust at its default)",
     "ours_rw3": "NoisyLabelDetector() with relation_weight=3 in the network (label trust at its default)",
     "ours_rw10": "NoisyLabelDetector() with relation_weight=10 in the network (label trust at its default)",
+    "ours_rw1_trust1_warm2": "NoisyLabelDetector() with relation_weight=1, label_trust=1 and "
+                             "relation_warmup=2 in the network",
     "cl_net": "cleanlab find_label_issues on 5-fold OOF of a plain skorch net (same network, epochs)",
     "cl_svc": "cleanlab find_label_issues on 5-fold OOF of StandardScaler + SVC(probability=True)",
 }
@@ -118,10 +131,9 @@ def network_params(quick):
     return params
 
 
-def make_detector(seed, params, device, thorough=False, relation_weight=None):
+def make_detector(seed, params, device, thorough=False, relation=None):
     net = RMDClassifier(**{k: params[k] for k in DEFAULT_NETWORK}, device=device)
-    if relation_weight is not None:
-        net.set_params(relation_weight=relation_weight)
+    net.set_params(**(relation or {}))
     if not thorough:
         return NoisyLabelDetector(net, random_state=seed, device=device)
     net.set_params(pretrain_epochs=2 * params["pretrain_epochs"])
@@ -153,9 +165,8 @@ def run_method(method, X, y, seed, params, device):
     torch.manual_seed(seed)
     start = time.perf_counter()
     if method.startswith("ours"):
-        weight = float(method[len("ours_rw"):]) if method.startswith("ours_rw") else None
         detector = make_detector(seed, params, device, thorough=method == "ours_cv5",
-                                 relation_weight=weight)
+                                 relation=RELATION_VARIANTS.get(method))
         flagged = detector.fit_predict(X, y)
         seconds = time.perf_counter() - start
         return flagged, detector.label_quality_, seconds
