@@ -107,7 +107,8 @@ def label_trust_weights(targets, y, threshold):
     Returns
     -------
     tensor (n,)
-      Detached weights in [0, 1].
+      Detached weights in [0, 1]; 1 for rows whose targets are all zero (no
+      trained neighbour yet).
     """
     with torch.no_grad():
         ratio = targets.gather(1, y.unsqueeze(1)).squeeze(1) / targets.max(dim=1).values
@@ -318,9 +319,8 @@ class RelationDistillationLoss(nn.Module):
         weighted by label trust when it applies."""
         per_sample = [self.base_loss(logits[:, i], y) for i in range(logits.shape[1])]
         if self.trusts(epoch, training):
-            targets, has_target = neighbor_targets
-            weights = label_trust_weights(targets, y, self.label_trust)
-            weights = torch.where(has_target, weights, torch.ones_like(weights))
+            # A row without a trained neighbour has all-zero targets: weight 1.
+            weights = label_trust_weights(neighbor_targets[0], y, self.label_trust)
             per_sample = [loss * weights for loss in per_sample]
         if len(per_sample) == 2 and training:
             rate = forget_schedule(self.forget_rate, epoch, self.forget_epochs)
@@ -330,9 +330,10 @@ class RelationDistillationLoss(nn.Module):
 
     def edge_terms(self, logits, index, neighbor_targets):
         """Edge term of each network; records the batch's predictions."""
-        targets, has_target = neighbor_targets
-        edges = [neighbor_consistency(logits[has_target, i], targets[has_target]).sum()
-                 / max(len(index), 1) for i in range(logits.shape[1])]
+        # Rows without a trained neighbour have all-zero targets and add 0.
+        targets = neighbor_targets[0]
+        edges = [neighbor_consistency(logits[:, i], targets).sum() / max(len(index), 1)
+                 for i in range(logits.shape[1])]
         with torch.no_grad():
             self.predictions[index] = torch.softmax(logits.float(), dim=-1).mean(dim=1)
             self.seen[index] = True

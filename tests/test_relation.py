@@ -94,6 +94,9 @@ def test_label_trust_weights_follow_the_neighbours():
     # A threshold of 0.5: a label backed half as much as the favourite keeps it all.
     torch.testing.assert_close(label_trust_weights(targets, y, 0.5),
                                torch.tensor([1.0, 1.0, 1 / 3]))
+    # No trained neighbour yet (all-zero targets): the label keeps its full weight.
+    torch.testing.assert_close(label_trust_weights(torch.zeros(2, 3), y[:2], 1.0),
+                               torch.ones(2))
 
 
 def test_label_trust_weighs_the_base_loss_once_the_warmup_is_over():
