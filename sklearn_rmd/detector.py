@@ -36,15 +36,16 @@ from .report import IssueReportMixin
 #   early-stopping split: training stops before the network memorises the
 #   wrong labels, and every training row of a fold is used;
 # * relation_weight=0: benchmarks/results/detector.md measures weights 1, 3
-#   and 10 (rows ours_rw*). The term raised F1 at pair noise (0.810 -> 0.833
-#   at weight 1) but lowered it at 20% symmetric noise, on digits (0.962 ->
-#   0.957) and on 20 000 synthetic rows (0.839 -> 0.824), and took the time
-#   past cleanlab's on the same network there; the teacher still initialises
-#   the student and gives the neighbour evidence;
+#   and 10 (label trust at its default) and weight 1 with label_trust=1 and a
+#   2-epoch warm-up (rows ours_rw*). At pair noise they raise F1 (0.810 ->
+#   0.891 with trust 1), but on 20 000 synthetic rows they lower it (0.839 ->
+#   0.815 at best, 0.773 with trust 1, under cleanlab's 0.790) and take longer
+#   than cleanlab on the same network; the teacher still initialises the
+#   student and gives the neighbour evidence;
 # * 3 folds and 5 teacher epochs: the same file measures the cost against
 #   cleanlab on the same network (at most 0.86 times) and what 5 folds and 10
-#   teacher epochs add (F1 +0.005 to +0.021, at 1.44 to 1.49 times cleanlab's
-#   time instead of 0.79 to 0.86).
+#   teacher epochs add (F1 +0.005 to +0.021, at 1.43 to 1.48 times cleanlab's
+#   time instead of 0.78 to 0.86).
 DEFAULT_NETWORK = dict(pretrain_epochs=5, max_epochs=10, relation_weight=0.0,
                        early_stopping=False)
 

@@ -303,10 +303,14 @@ class RelationDistillationLoss(nn.Module):
         Returns ``(targets, has_target)``; a row has a target once one of its
         neighbours has been trained on.
         """
-        neighbors = self.neighbors[index]
-        weights = self.neighbor_weights[index] * self.seen[neighbors]
+        # index_select: much cheaper than advanced indexing per step on the CPU.
+        neighbors = self.neighbors.index_select(0, index)
+        flat = neighbors.reshape(-1)
+        weights = (self.neighbor_weights.index_select(0, index)
+                   * self.seen.index_select(0, flat).view_as(neighbors))
         total = weights.sum(dim=1, keepdim=True)
-        targets = torch.einsum("nk,nkc->nc", weights, self.predictions[neighbors])
+        predictions = self.predictions.index_select(0, flat).view(*neighbors.shape, -1)
+        targets = torch.bmm(weights.unsqueeze(1), predictions).squeeze(1)
         return targets / total.clamp_min(1e-12), total[:, 0] > 0
 
     def trusts(self, epoch, training):
@@ -335,8 +339,9 @@ class RelationDistillationLoss(nn.Module):
         edges = [neighbor_consistency(logits[:, i], targets).sum() / max(len(index), 1)
                  for i in range(logits.shape[1])]
         with torch.no_grad():
-            self.predictions[index] = torch.softmax(logits.float(), dim=-1).mean(dim=1)
-            self.seen[index] = True
+            self.predictions.index_copy_(0, index,
+                                         torch.softmax(logits.float(), dim=-1).mean(dim=1))
+            self.seen.index_fill_(0, index, True)
         return torch.stack(edges)
 
     def node_terms(self, embeddings, index, view):
