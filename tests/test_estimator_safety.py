@@ -38,6 +38,16 @@ def huge_value(X):
     return X
 
 
+@pytest.fixture(autouse=True)
+def ctrl_c_raises_keyboard_interrupt():
+    """Python's own SIGINT handler for each test, as in a terminal: a run started
+    in the background (``cmd &``) inherits SIGINT ignored, and then a Ctrl-C
+    never reaches the estimator at all."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 class Raise(Callback):
     """Raise ``error`` (an exception, or 'sigint' for a user's Ctrl-C) at the
     ``at``-th epoch end it sees, counted over every net it is given to."""
