@@ -15,7 +15,7 @@ Protocol
   same kNN on the raw rows; mean over seeds, and the mean over kinds.
 
 Run ``python benchmarks/bench_teacher_augment.py`` (about ten minutes on one
-CPU thread), ``--kinds`` to shard it, ``--quick`` for a smoke run.
+CPU thread), ``--kinds`` for a subset of the kinds, ``--quick`` for a smoke run.
 """
 
 import argparse

@@ -300,8 +300,8 @@ class RelationDistillationLoss(nn.Module):
     def neighbor_targets(self, index):
         """Similarity-weighted predictions of each row's teacher neighbours.
 
-        Returns ``(targets, has_target)``; a row has a target once one of its
-        neighbours has been trained on.
+        Returns ``targets`` (n, n_classes): rows sum to 1 once one of the
+        row's neighbours has been trained on, and are all zero before.
         """
         # index_select: much cheaper than advanced indexing per step on the CPU.
         neighbors = self.neighbors.index_select(0, index)
@@ -311,20 +311,21 @@ class RelationDistillationLoss(nn.Module):
         total = weights.sum(dim=1, keepdim=True)
         predictions = self.predictions.index_select(0, flat).view(*neighbors.shape, -1)
         targets = torch.bmm(weights.unsqueeze(1), predictions).squeeze(1)
-        return targets / total.clamp_min(1e-12), total[:, 0] > 0
+        return targets / total.clamp_min(1e-12)
 
     def trusts(self, epoch, training):
         """Whether label trust weighs the base loss at this epoch."""
         return (training and self.label_trust > 0 and self.uses("edge")
                 and epoch >= self.warmup_epochs)
 
-    def base_terms(self, logits, y, epoch, training, neighbor_targets=None):
+    def base_terms(self, logits, y, epoch, training, targets=None):
         """Mean base loss of each network (Co-teaching exchanges samples),
-        weighted by label trust when it applies."""
+        weighted by label trust, from the batch's neighbour ``targets``, when
+        it applies."""
         per_sample = [self.base_loss(logits[:, i], y) for i in range(logits.shape[1])]
         if self.trusts(epoch, training):
             # A row without a trained neighbour has all-zero targets: weight 1.
-            weights = label_trust_weights(neighbor_targets[0], y, self.label_trust)
+            weights = label_trust_weights(targets, y, self.label_trust)
             per_sample = [loss * weights for loss in per_sample]
         if len(per_sample) == 2 and training:
             rate = forget_schedule(self.forget_rate, epoch, self.forget_epochs)
@@ -332,10 +333,10 @@ class RelationDistillationLoss(nn.Module):
             return [per_sample[0][keep_b].mean(), per_sample[1][keep_a].mean()]
         return [loss.mean() for loss in per_sample]
 
-    def edge_terms(self, logits, index, neighbor_targets):
-        """Edge term of each network; records the batch's predictions."""
+    def edge_terms(self, logits, index, targets):
+        """Edge term of each network against the batch's neighbour ``targets``;
+        records the batch's predictions."""
         # Rows without a trained neighbour have all-zero targets and add 0.
-        targets = neighbor_targets[0]
         edges = [neighbor_consistency(logits[:, i], targets).sum() / max(len(index), 1)
                  for i in range(logits.shape[1])]
         with torch.no_grad():
@@ -355,13 +356,13 @@ class RelationDistillationLoss(nn.Module):
     def forward(self, logits, embeddings, y, index=None, view=None, epoch=0, training=True):
         """Return a dict with the total ``loss``, its ``base`` term and the relation terms in use."""
         # Read before the edge term records this batch's predictions.
-        neighbors = self.neighbor_targets(index) if training and self.uses("edge") else None
-        base = self.base_terms(logits, y, epoch, training, neighbors)
+        targets = self.neighbor_targets(index) if training and self.uses("edge") else None
+        base = self.base_terms(logits, y, epoch, training, targets)
         terms = {"base": torch.stack(base).mean()}
         total = torch.stack(base).sum()
         if training:
             for term in self.terms:
-                values = (self.edge_terms(logits, index, neighbors) if term == "edge"
+                values = (self.edge_terms(logits, index, targets) if term == "edge"
                           else self.node_terms(embeddings, index, view))
                 weight = self.edge_weight if term == "edge" else self.node_weight
                 if self.warmup_epochs > 0:
