@@ -19,12 +19,16 @@ Protocol
 * ``--grid trust`` (results/relation_sweep_trust.md): the default base loss
   (CE) at relation weight 1 with ``label_trust`` 0 (off), 0.5 and 1, and
   weight 3 with trust 1; noise sym20, sym50 and pair40.
+* ``--grid base`` (results/relation_sweep_base.md): each base loss (CE, GCE,
+  SCE, Co-teaching) with the relation term off and at its defaults (weight 1,
+  label trust 0.5); noise sym20, sym50 and pair40.
 * Reported: clean-test accuracy per variant, mean over kinds, noises and
   seeds, and the worst cell's gain over the grid's reference variant (the
   same base loss with the relation term off; trust off).
 
 Run ``python benchmarks/bench_relation_sweep.py --grid weight`` (about twenty
-minutes on one CPU thread) or ``--grid trust`` (about twenty), ``--kinds`` and
+minutes on one CPU thread), ``--grid trust`` (about twenty) or ``--grid base``
+(about fifty), ``--kinds`` and
 ``--out`` to shard it (then ``--combine`` the shards' .json files), ``--quick``
 for a smoke run.
 """
@@ -48,6 +52,7 @@ from sklearn_rmd.noise import make_noisy_labels  # noqa: E402
 BASE_LOSSES = ("ce", "gce")
 RELATION_WEIGHTS = (0.0, 1.0, 3.0, 10.0)
 TRUST = ((1.0, 0.0), (1.0, 0.5), (1.0, 1.0), (3.0, 1.0))  # (relation weight, label trust)
+ALL_BASE_LOSSES = ("ce", "gce", "sce", "coteaching")
 
 
 def variants(grid):
@@ -57,6 +62,9 @@ def variants(grid):
             yield (f"{base} w={weight:g}",
                    dict(base_loss=base, relation_weight=weight, label_trust=0.0),
                    f"{base} w=0")
+    elif grid == "base":
+        for base, weight in itertools.product(ALL_BASE_LOSSES, (0.0, 1.0)):
+            yield f"{base} w={weight:g}", dict(base_loss=base, relation_weight=weight), f"{base} w=0"
     else:
         for weight, trust in TRUST:
             yield (f"w={weight:g} trust={trust:g}",
@@ -158,10 +166,10 @@ def markdown(results, names):
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: 2 epochs per stage")
-    parser.add_argument("--grid", choices=("weight", "trust"), default="weight")
+    parser.add_argument("--grid", choices=("weight", "trust", "base"), default="weight")
     parser.add_argument("--kinds", nargs="+", choices=list(KINDS), default=list(GENERATED))
     parser.add_argument("--noise", nargs="+", type=parse_noise, default=None,
-                        help="default sym50 pair40 (weight grid), sym20 sym50 pair40 (trust)")
+                        help="default sym50 pair40 (weight grid), sym20 sym50 pair40 (the others)")
     parser.add_argument("--seeds", nargs="+", type=int, default=None,
                         help="default 100 101 (100 with --quick)")
     parser.add_argument("--combine", nargs="+", default=None, metavar="SHARD_JSON",
@@ -173,7 +181,7 @@ def parse_args(argv=None):
     if args.noise is None:
         keys = ("sym50", "pair40") if args.grid == "weight" else ("sym20", "sym50", "pair40")
         args.noise = [parse_noise(k) for k in keys]
-    name = "relation_sweep" if args.grid == "weight" else "relation_sweep_trust"
+    name = "relation_sweep" if args.grid == "weight" else f"relation_sweep_{args.grid}"
     return fill_run_defaults(args, name)
 
 
