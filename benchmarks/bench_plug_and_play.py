@@ -1,4 +1,5 @@
-"""Plug-and-play benchmark: each base method alone and with RMD, plus CE ablations.
+"""Plug-and-play benchmark: each base method alone and with RMD, plus ablations
+of the default (SCE + RMD).
 
 Protocol
 --------
@@ -15,7 +16,8 @@ Protocol
   term off); "+RMD" is ``RMDClassifier(base_loss=b)`` with every other
   default. Co-teaching alone is given ``forget_rate`` = the true noise rate
   (it has no teacher to estimate one); with a teacher it estimates it.
-* CE ablations (each a single switch away from "ce + RMD"): the node term
+* Ablations of the default, each a single switch away from "sce + RMD"
+  (``base_loss='sce'`` is the default): the node term
   added, the node term instead of the edge term, relation weight 3, no
   label trust, no warm-up, K = 5 and 20, the student not initialised from the teacher, and
   augmented student views.
@@ -25,8 +27,9 @@ Protocol
   variant (``RMDClassifier(teacher=fitted_teacher)``, as the detector shares
   its teacher) instead of being retrained 10 times.
 
-Run ``python benchmarks/bench_plug_and_play.py``; ``--quick`` for a smoke run.
-Writes ``benchmarks/results/plug_and_play.{json,md}``.
+Run ``python benchmarks/bench_plug_and_play.py``; ``--datasets`` and ``--out``
+to shard it (then ``--combine`` the shards' .json files); ``--quick`` for a
+smoke run. Writes ``benchmarks/results/plug_and_play.{json,md}``.
 """
 
 import argparse
@@ -42,23 +45,24 @@ from sklearn.model_selection import train_test_split  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 from _common import (digits_split, environment_info, fill_run_defaults,  # noqa: E402
-                     write_results)
+                     load_shards, write_results)
 from sklearn_rmd import RMDClassifier  # noqa: E402
 from sklearn_rmd.noise import make_noisy_labels  # noqa: E402
 
 DATASETS = {"digits-flat": None, "digits-cnn": (1, 8, 8), "synthetic": None}
 NOISES = {"sym20": ("symmetric", 0.2), "sym50": ("symmetric", 0.5), "pair40": ("pair", 0.4)}
 BASES = ("ce", "gce", "sce", "coteaching")
+ABLATION_BASE = "sce"
 ABLATIONS = {
-    "ce: edge and node terms": dict(node_weight=1.0),
-    "ce: node term only": dict(edge_weight=0.0, node_weight=1.0),
-    "ce: relation weight 3": dict(relation_weight=3.0),
-    "ce: no label trust": dict(label_trust=0.0),
-    "ce: no warm-up": dict(relation_warmup=0),
-    "ce: K = 5": dict(n_neighbors=5),
-    "ce: K = 20": dict(n_neighbors=20),
-    "ce: no teacher init": dict(init_from_teacher=False),
-    "ce: augmented student views": dict(student_augment=True),
+    "edge and node terms": dict(node_weight=1.0),
+    "node term only": dict(edge_weight=0.0, node_weight=1.0),
+    "relation weight 3": dict(relation_weight=3.0),
+    "no label trust": dict(label_trust=0.0),
+    "no warm-up": dict(relation_warmup=0),
+    "K = 5": dict(n_neighbors=5),
+    "K = 20": dict(n_neighbors=20),
+    "no teacher init": dict(init_from_teacher=False),
+    "augmented student views": dict(student_augment=True),
 }
 
 
@@ -93,11 +97,17 @@ def variants(rate):
         rows.append((f"{base} alone", alone, False))
         rows.append((f"{base} + teacher init", dict(base_loss=base, relation_weight=0), True))
         rows.append((f"{base} + RMD", dict(base_loss=base), True))
-    rows += [(name, params, True) for name, params in ABLATIONS.items()]
+    rows += [(f"{ABLATION_BASE}: {name}", dict(base_loss=ABLATION_BASE, **params), True)
+             for name, params in ABLATIONS.items()]
     return rows
 
 
 def run(args):
+    if args.combine:
+        env, records, first = load_shards(args.combine)
+        args.datasets = list(dict.fromkeys(r["dataset"] for r in records))
+        args.seeds, args.noise = first["seeds"], first["noise"]
+        return write(args, env, records)
     env = environment_info()
     print("environment:", env, flush=True)
     overrides = dict(pretrain_epochs=2, max_epochs=2) if args.quick else {}
@@ -122,10 +132,14 @@ def run(args):
                       + ", ".join(f"{r['row']} {r['accuracy']:.3f}" for r in records
                                   if (r["dataset"], r["noise"], r["seed"]) == (dataset, noise, seed)),
                       flush=True)
+    return write(args, env, records)
+
+
+def write(args, env, records):
     summary = summarize(records)
     write_results(args.out, dict(benchmark="plug_and_play", quick=args.quick,
-                                 environment=env, seeds=args.seeds, records=records,
-                                 summary=summary), markdown(summary, env, args))
+                                 environment=env, seeds=args.seeds, noise=args.noise,
+                                 runs=records, summary=summary), markdown(summary, env, args))
 
 
 def summarize(records):
@@ -194,6 +208,9 @@ def parse_args(argv=None):
     parser.add_argument("--datasets", nargs="+", choices=list(DATASETS), default=list(DATASETS))
     parser.add_argument("--noise", nargs="+", choices=list(NOISES), default=list(NOISES))
     parser.add_argument("--seeds", nargs="+", type=int, default=None)
+    parser.add_argument("--combine", nargs="+", default=None, metavar="SHARD_JSON",
+                        help="write the tables from the .json files of shards run with "
+                             "--datasets")
     parser.add_argument("--out", default=None)
     return fill_run_defaults(parser.parse_args(argv), "plug_and_play")
 

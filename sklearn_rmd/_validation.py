@@ -191,10 +191,11 @@ def check_classifier_params(clf, n_features):
             raise ValueError(f"{name}={getattr(clf, name)} must be non-negative.")
     if not 0 <= clf.label_trust <= 1:
         raise ValueError(f"label_trust={clf.label_trust} must be in [0, 1] (0 turns it off).")
-    if not isinstance(clf.pretrain_epochs, numbers.Integral) or clf.pretrain_epochs < 0:
+    if clf.pretrain_epochs != "auto" and (not isinstance(clf.pretrain_epochs, numbers.Integral)
+                                         or clf.pretrain_epochs < 0):
         raise ValueError(
             f"pretrain_epochs={clf.pretrain_epochs!r} must be a non-negative integer "
-            "(0 keeps the teacher's random initialisation)."
+            "(0 keeps the teacher's random initialisation) or 'auto'."
         )
     check_callbacks(clf.callbacks)
     for name in ("lr", "pretrain_lr"):

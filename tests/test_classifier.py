@@ -165,9 +165,9 @@ def test_verbose_logs_both_stages(tabular, capsys):
     out = capsys.readouterr().out
     stage1, _, stage2 = out.partition("Stage 2")
     assert "Stage 1 (relation modeling)" in stage1 and "train_loss" in stage1
-    for column in ("train_ce", "train_edge", "train_loss"):
+    for column in ("train_sce", "train_edge", "train_loss"):
         assert column in stage2
-    assert "train_ce" not in stage1
+    assert "train_sce" not in stage1
 
 
 def test_silent_by_default(tabular, capsys):
@@ -213,7 +213,7 @@ def test_both_stages_step_a_fused_adamw(tabular, monkeypatch):
 def test_history_has_terms_per_epoch(fitted):
     assert len(fitted.history_) == FAST["max_epochs"]
     for epoch in fitted.history_:
-        for key in ("train_loss", "train_ce", "train_edge"):
+        for key in ("train_loss", "train_sce", "train_edge"):
             assert np.isfinite(epoch[key])
         assert "train_node" not in epoch  # the node term is off by default
     assert len(fitted.teacher_.history_) == FAST["pretrain_epochs"]

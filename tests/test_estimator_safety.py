@@ -234,6 +234,7 @@ BAD = [
     (dict(module=42), "module=42; pass None"),
     (dict(module=_not_a_module), "returned str, not a torch nn.Module"),
     (dict(pretrain_epochs=1.5), "pretrain_epochs=1.5 must be a non-negative integer"),
+    (dict(pretrain_epochs="many"), "pretrain_epochs='many' must be a non-negative integer"),
     (dict(callbacks=["foo"]), "callbacks holds 'foo', which is not a skorch Callback"),
     (dict(callbacks=EpochScoring("accuracy")), "must be a list of skorch callbacks"),
     (dict(augment=lambda x: x[:, :2]), r"returned a tensor of shape \(2, 2\).*same shape"),

@@ -192,13 +192,13 @@ def test_embedding_errors(classifier, quick_detector, noisy):
 def test_training_curves_lines_follow_the_histories(classifier):
     ax = plot_training_curves(classifier)
     lines = {line.get_label(): line for axes in ax.figure.axes for line in axes.get_lines()}
-    assert list(lines) == ["stage 1: SimSiam loss", "total loss", "train_ce", "train_edge",
+    assert list(lines) == ["stage 1: SimSiam loss", "total loss", "train_sce", "train_edge",
                            "valid_acc"]
     n_pre, n_main = len(classifier.teacher_.history_), len(classifier.history_)
     simsiam = lines["stage 1: SimSiam loss"]
     np.testing.assert_array_equal(simsiam.get_xdata(), np.arange(1, n_pre + 1))
     np.testing.assert_allclose(simsiam.get_ydata(), classifier.teacher_.history_[:, "train_loss"])
-    for label, key in [("total loss", "train_loss"), ("train_ce", "train_ce"),
+    for label, key in [("total loss", "train_loss"), ("train_sce", "train_sce"),
                        ("train_edge", "train_edge"), ("valid_acc", "valid_acc")]:
         np.testing.assert_array_equal(lines[label].get_xdata(),
                                       n_pre + np.arange(1, n_main + 1))
@@ -250,20 +250,20 @@ def test_label_quality_cutoff_sits_above_every_flagged_row():
 def test_training_curves_of_a_fitted_detector(rmd_detector):
     ax = plot_training_curves(rmd_detector)
     labels = [line.get_label() for axes in ax.figure.axes for line in axes.get_lines()]
-    assert labels == ["stage 1: SimSiam loss", "fold 1: total loss", "fold 1: train_ce",
-                      "fold 1: train_edge", "fold 2: total loss", "fold 2: train_ce",
+    assert labels == ["stage 1: SimSiam loss", "fold 1: total loss", "fold 1: train_sce",
+                      "fold 1: train_edge", "fold 2: total loss", "fold 2: train_sce",
                       "fold 2: train_edge", "fold 1: valid_acc", "fold 2: valid_acc"]
     lines = {line.get_label(): line for axes in ax.figure.axes for line in axes.get_lines()}
     n_pre = len(rmd_detector.teacher_.history_)
     for k, history in enumerate(rmd_detector.fold_histories_):
-        ce = lines[f"fold {k + 1}: train_ce"]
-        np.testing.assert_array_equal(ce.get_xdata(), n_pre + np.arange(1, len(history) + 1))
-        np.testing.assert_allclose(ce.get_ydata(), history[:, "train_ce"])
+        base = lines[f"fold {k + 1}: train_sce"]
+        np.testing.assert_array_equal(base.get_xdata(), n_pre + np.arange(1, len(history) + 1))
+        np.testing.assert_allclose(base.get_ydata(), history[:, "train_sce"])
     colours = {label: matplotlib.colors.to_rgba(line.get_color())
                for label, line in lines.items()}
-    assert colours["fold 1: train_ce"] == colours["fold 1: total loss"]
-    assert colours["fold 1: train_ce"] != colours["fold 2: train_ce"]
-    assert lines["fold 1: train_ce"].get_linestyle() != lines["fold 1: total loss"].get_linestyle()
+    assert colours["fold 1: train_sce"] == colours["fold 1: total loss"]
+    assert colours["fold 1: train_sce"] != colours["fold 2: train_sce"]
+    assert lines["fold 1: train_sce"].get_linestyle() != lines["fold 1: total loss"].get_linestyle()
 
 
 def test_training_curves_need_a_detector_that_trained_a_network(quick_detector):

@@ -112,7 +112,7 @@ def test_relation_term_off_logs_no_relation_columns(tabular, params):
     clf = fast(**params).fit(*tabular)
     for epoch in clf.history_:
         assert "train_edge" not in epoch and "train_node" not in epoch
-        assert epoch["train_loss"] == pytest.approx(epoch["train_ce"], rel=1e-6)
+        assert epoch["train_loss"] == pytest.approx(epoch["train_sce"], rel=1e-6)
 
 
 @pytest.mark.parametrize("relation_weight, node_weight, edge_weight, warmup",
@@ -126,7 +126,7 @@ def test_total_loss_is_base_plus_weighted_relation_terms(tabular, relation_weigh
     for epoch, row in enumerate(clf.history_):
         # The relation term ramps up linearly over the first ``warmup`` epochs.
         ramp = min(1.0, (epoch + 1) / warmup) if warmup else 1.0
-        expected = row["train_ce"] + ramp * relation_weight * sum(
+        expected = row["train_sce"] + ramp * relation_weight * sum(
             weight * row[key] for key, weight in weights.items() if weight)
         assert row["train_loss"] == pytest.approx(expected, rel=1e-5)
         for key, weight in weights.items():

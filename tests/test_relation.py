@@ -124,9 +124,9 @@ def test_label_trust_makes_a_fit_learn_the_true_class_of_flipped_rows(noisy_tabu
     X, y_noisy = noisy_tabular
     flipped = y_noisy != tabular[1]
     teacher = fast().build_teacher().fit(X)
-    # A weak edge term and many epochs: without trust the wrong labels get memorised.
+    # CE, a weak edge term and many epochs: without trust the wrong labels get memorised.
     params = dict(teacher=teacher, n_neighbors=5, early_stopping=False, relation_warmup=2,
-                  relation_weight=0.3, max_epochs=30)
+                  relation_weight=0.3, max_epochs=30, base_loss="ce")
     on = fast(label_trust=1.0, **params).fit(X, y_noisy)
     off = fast(label_trust=0.0, **params).fit(X, y_noisy)
 
@@ -207,8 +207,9 @@ def test_fit_makes_predictions_agree_across_the_teachers_edges(noisy_tabular, ta
         predicted = clf.predict(X)
         return float(np.mean(predicted[:, None] == predicted[indices]))
 
+    # CE, which fits the wrong labels, unlike the noise-robust default SCE.
     params = dict(teacher=teacher, n_neighbors=5, early_stopping=False, relation_warmup=0,
-                  max_epochs=10)
+                  max_epochs=10, base_loss="ce")
     on = fast(relation_weight=3.0, **params).fit(X, y)
     off = fast(relation_weight=0.0, **params).fit(X, y)
     # The student's relations match the teacher's: neighbours get one class.

@@ -14,7 +14,8 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 
 from sklearn_rmd import RMDClassifier, SimSiamTeacher
-from sklearn_rmd.teacher import embedding_spread
+from sklearn_rmd import teacher as teacher_module
+from sklearn_rmd.teacher import auto_epochs, embedding_spread
 
 # The teacher FAST's classifier builds for itself (same encoder and epochs).
 TEACHER = dict(max_epochs=FAST["pretrain_epochs"], batch_size=FAST["batch_size"],
@@ -36,6 +37,19 @@ def fitted_teacher(tabular):
 
 
 # ------------------------------------------------------------------ the teacher
+def test_auto_epochs_give_small_data_sets_more_steps():
+    assert auto_epochs(1260, 128) == 160  # 10 steps per epoch
+    assert auto_epochs(100, 128) == 1600  # one batch per epoch
+    assert auto_epochs(20_000, 128) == 40  # 157 steps per epoch: the least epochs
+
+
+def test_auto_epochs_are_the_epochs_trained(tabular, monkeypatch):
+    monkeypatch.setattr(teacher_module, "AUTO_MIN_EPOCHS", 2)
+    monkeypatch.setattr(teacher_module, "AUTO_MIN_STEPS", 12)
+    fitted = teacher(max_epochs="auto").fit(tabular[0])  # 160 rows: 5 batches of 32
+    assert len(fitted.history_) == 3
+
+
 def test_labels_never_change_the_teacher(tabular):
     X, y = tabular
     reference = teacher().fit(X).transform(X)
@@ -95,6 +109,8 @@ def test_pickles_small_and_round_trips(fitted_teacher, tabular):
 def test_bad_parameters_raise_before_training(tabular):
     with pytest.raises(ValueError, match="max_epochs"):
         teacher(max_epochs=-1).fit(tabular[0])
+    with pytest.raises(ValueError, match="non-negative integer or 'auto'"):
+        teacher(max_epochs="many").fit(tabular[0])
     with pytest.raises(ValueError, match="lr"):
         teacher(lr=0).fit(tabular[0])
 

@@ -1,6 +1,7 @@
 """Summary, targets and Markdown of the GPU check's measurements (``gpu_check.py``)."""
 
 from sklearn_rmd import RMDClassifier
+from sklearn_rmd.teacher import auto_epochs
 
 DEFAULTS = RMDClassifier().get_params()
 TARGET_SIZES = (100_000, 1_000_000)  # where the epoch and fit ratios are targets
@@ -21,14 +22,21 @@ def fit_groups(records):
     return groups
 
 
-def fit_ratios(fits):
-    """Epoch and fit ratios of one data set (``fits`` keyed by (method, precision))."""
+def default_pretrain_epochs(n):
+    """The teacher epochs of a default fit on ``n`` rows."""
+    epochs = DEFAULTS["pretrain_epochs"]
+    return auto_epochs(n, DEFAULTS["batch_size"]) if epochs == "auto" else epochs
+
+
+def fit_ratios(fits, n):
+    """Epoch and fit ratios of one data set of ``n`` rows (``fits`` keyed by
+    (method, precision))."""
     empty = {}
     plain = fits.get(("plain", "fp32"), empty).get("stage2_epoch_s")
     rmd, rmd32 = fits.get(("rmd", "bf16"), empty), fits.get(("rmd", "fp32"), empty)
     ce = fits.get(("rmd_ce", "bf16"), empty)
     s1, s2 = rmd.get("stage1_epoch_s"), rmd.get("stage2_epoch_s")
-    default_fit = (DEFAULTS["pretrain_epochs"] * s1 + DEFAULTS["max_epochs"] * s2
+    default_fit = (default_pretrain_epochs(n) * s1 + DEFAULTS["max_epochs"] * s2
                    if s1 is not None and s2 is not None else None)
     return dict(
         stage2_vs_plain=ratio(s2, plain),
@@ -73,7 +81,7 @@ def targets(ratios, knn, cuda_tests, quick):
 
 def summarize(records, cuda_tests, quick):
     """Ratios, targets and the records of each part, for the report."""
-    ratios = [dict(data=data, n=n, **fit_ratios(fits))
+    ratios = [dict(data=data, n=n, **fit_ratios(fits, n))
               for (data, n), fits in sorted(fit_groups(records).items())]
     knn = [r for r in records if r["part"] == "knn" and "status" not in r]
     return dict(ratios=ratios, knn=knn,
