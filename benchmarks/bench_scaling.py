@@ -13,7 +13,8 @@ Protocol
   ``plain``     plain skorch ``NeuralNetClassifier``: the default RMD encoder
                 plus a linear head, cross-entropy, AdamW, the same lr, weight
                 decay, batch size and ``max_epochs`` (skorch's DataLoader);
-  ``rmd_ce``    ``RMDClassifier(relation_weight=0, init_from_teacher=False)``:
+  ``rmd_ce``    ``RMDClassifier(base_loss='ce', relation_weight=0,
+                init_from_teacher=False)``:
                 the same network and CE through our on-device loader, no
                 teacher (the epoch-time baseline);
   ``rmd``       ``RMDClassifier`` with every other default (stage 1 + stage 2);
@@ -78,7 +79,8 @@ DEFAULT_METHODS = ("plain", "rmd_ce", "rmd", "detector", "knn_torch", "knn_faiss
 KNN_METHODS = ("knn_torch", "knn_faiss")
 METHODS = {
     "plain": "plain skorch NeuralNetClassifier, same encoder + head, CE",
-    "rmd_ce": "RMDClassifier(relation_weight=0, init_from_teacher=False): CE, our loader",
+    "rmd_ce": "RMDClassifier(base_loss='ce', relation_weight=0, init_from_teacher=False): CE, "
+              "our loader",
     "rmd": "RMDClassifier, defaults (stage 1 + stage 2)",
     "rmd_dim32": "RMDClassifier(relation_dim=32)",
     "detector": "NoisyLabelDetector(mode='single'), fast RMD network",
@@ -142,8 +144,8 @@ def make_model(method, device, epochs=EPOCHS):
             max_epochs=epochs["max_epochs"], train_split=None, iterator_train__shuffle=True,
             device=device, verbose=0)
     if method == "rmd_ce":
-        return RMDClassifier(relation_weight=0, init_from_teacher=False, random_state=0,
-                             device=device, **epochs)
+        return RMDClassifier(base_loss="ce", relation_weight=0, init_from_teacher=False,
+                             random_state=0, device=device, **epochs)
     if method == "rmd":
         return RMDClassifier(random_state=0, device=device, **epochs)
     if method == "rmd_dim32":
@@ -298,7 +300,8 @@ def summarize(runs, sizes, methods):
 
 def keeps_default_ratio(epochs):
     """Whether stage-1 to stage-2 epochs are the defaults' 40:100, as the whole-fit
-    target ("the default fit at equal max_epochs") requires."""
+    target ("the default fit at equal max_epochs") requires. (``pretrain_epochs=
+    'auto'`` is 40 from 5 120 rows up: every size of the full run.)"""
     return epochs["pretrain_epochs"] * 100 == epochs["max_epochs"] * 40
 
 

@@ -36,13 +36,15 @@ print(f"{flipped.sum()} of {len(y_train)} training labels flipped")
 # A plain network and RMD
 # -----------------------
 # Same encoder, head, optimiser, epochs and early stopping.
-# ``relation_weight=0`` and ``init_from_teacher=False`` switch RMD off: no
-# teacher, plain cross-entropy. RMD's relation term pulls each row's prediction
+# ``base_loss='ce'``, ``relation_weight=0`` and ``init_from_teacher=False``
+# switch RMD off: no teacher, plain cross-entropy. RMD (symmetric
+# cross-entropy by default) adds the relation term, which pulls each row's prediction
 # towards the network's latest predictions for that row's nearest neighbours
 # in the teacher's embedding space.
 settings = dict(pretrain_epochs=15, max_epochs=30, random_state=0, device="cpu")
 models = {
-    "plain network": RMDClassifier(relation_weight=0, init_from_teacher=False, **settings),
+    "plain network": RMDClassifier(base_loss="ce", relation_weight=0, init_from_teacher=False,
+                                   **settings),
     "RMDClassifier": RMDClassifier(**settings),
 }
 for name, model in models.items():
@@ -55,8 +57,8 @@ for name, model in models.items():
 # Training curves
 # ---------------
 # :func:`~sklearn_rmd.plotting.plot_training_curves` draws the SimSiam loss of
-# stage 1 (shaded), then each stage-2 term: the cross-entropy on the noisy
-# labels, the edge term of the relation loss (and the node term, when
+# stage 1 (shaded), then each stage-2 term: the base loss on the noisy
+# labels (``train_sce``), the edge term of the relation loss (and the node term, when
 # ``node_weight > 0``), and, on its own scale on the right, the accuracy on the
 # held-out split that early stopping watches.
 ax = plot_training_curves(models["RMDClassifier"])

@@ -10,12 +10,13 @@ Run ``python -m sklearn_rmd.demo`` (or ``sklearn-rmd demo``). The script
 3. in five stages, each announced as it starts and timed:
 
    1. a plain network on the *clean* training labels, the reference:
-      ``RMDClassifier(relation_weight=0, init_from_teacher=False)``, the same
-      encoder, head and training schedule as the full model with plain
-      cross-entropy (no teacher, no relation term);
+      ``RMDClassifier(base_loss='ce', relation_weight=0,
+      init_from_teacher=False)``, the same encoder, head and training schedule
+      as the full model with plain cross-entropy (no teacher, no relation
+      term);
    2. the plain network on the noisy labels: what the noise costs;
    3. the full ``RMDClassifier()`` on the noisy labels: a self-supervised
-      teacher first, then cross-entropy plus relation distillation;
+      teacher first, then symmetric cross-entropy plus relation distillation;
    4. ``NoisyLabelDetector()`` on the noisy training labels, scored against
       the rows really flipped (:func:`sklearn_rmd.metrics.detection_report`);
    5. the plain network on the rows the detector keeps;
@@ -130,7 +131,8 @@ def main(argv=None):
 
     def plain():
         return make_pipeline(StandardScaler(), RMDClassifier(
-            relation_weight=0, init_from_teacher=False, random_state=args.seed, **epochs))
+            base_loss="ce", relation_weight=0, init_from_teacher=False,
+            random_state=args.seed, **epochs))
 
     results = {}
     start = _stage(1, "plain network (cross-entropy, no teacher) on the clean labels, "
