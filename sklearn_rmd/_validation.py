@@ -165,6 +165,15 @@ def check_network_params(estimator, n_features):
             )
 
 
+def check_teacher_epochs(epochs, name):
+    """Check a teacher's number of epochs: a non-negative integer or 'auto'."""
+    if epochs != "auto" and (not isinstance(epochs, numbers.Integral) or epochs < 0):
+        raise ValueError(
+            f"{name}={epochs!r} must be a non-negative integer (0 keeps the teacher's "
+            "random initialisation) or 'auto'."
+        )
+
+
 def check_classifier_params(clf, n_features):
     """Check RMDClassifier's parameters, before any training."""
     check_network_params(clf, n_features)
@@ -191,12 +200,7 @@ def check_classifier_params(clf, n_features):
             raise ValueError(f"{name}={getattr(clf, name)} must be non-negative.")
     if not 0 <= clf.label_trust <= 1:
         raise ValueError(f"label_trust={clf.label_trust} must be in [0, 1] (0 turns it off).")
-    if clf.pretrain_epochs != "auto" and (not isinstance(clf.pretrain_epochs, numbers.Integral)
-                                         or clf.pretrain_epochs < 0):
-        raise ValueError(
-            f"pretrain_epochs={clf.pretrain_epochs!r} must be a non-negative integer "
-            "(0 keeps the teacher's random initialisation) or 'auto'."
-        )
+    check_teacher_epochs(clf.pretrain_epochs, "pretrain_epochs")
     check_callbacks(clf.callbacks)
     for name in ("lr", "pretrain_lr"):
         if not getattr(clf, name) > 0:

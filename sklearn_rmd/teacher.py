@@ -1,7 +1,6 @@
 """SimSiamTeacher: the label-free teacher encoder as a scikit-learn transformer."""
 
 import math
-import numbers
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -12,7 +11,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._device import on_cuda, seeded
 from ._network_builder import NetworkBuilderMixin
 from ._guards import DivergenceCheck, fit_or_restore
-from ._validation import check_network_params, validate_rows
+from ._validation import check_network_params, check_teacher_epochs, validate_rows
 from .modules import SimSiamModule, output_dim
 from .nets import SimSiamNet
 
@@ -217,10 +216,7 @@ class SimSiamTeacher(NetworkBuilderMixin, TransformerMixin, BaseEstimator):
 
     def _check_params(self, n_features):
         check_network_params(self, n_features)
-        if self.max_epochs != "auto" and (not isinstance(self.max_epochs, numbers.Integral)
-                                          or self.max_epochs < 0):
-            raise ValueError(
-                f"max_epochs={self.max_epochs!r} must be a non-negative integer or 'auto'.")
+        check_teacher_epochs(self.max_epochs, "max_epochs")
         if not self.lr > 0:
             raise ValueError(f"lr={self.lr} must be positive.")
 

@@ -109,7 +109,7 @@ def test_pickles_small_and_round_trips(fitted_teacher, tabular):
 def test_bad_parameters_raise_before_training(tabular):
     with pytest.raises(ValueError, match="max_epochs"):
         teacher(max_epochs=-1).fit(tabular[0])
-    with pytest.raises(ValueError, match="non-negative integer or 'auto'"):
+    with pytest.raises(ValueError, match="max_epochs='many' must be a non-negative integer"):
         teacher(max_epochs="many").fit(tabular[0])
     with pytest.raises(ValueError, match="lr"):
         teacher(lr=0).fit(tabular[0])
