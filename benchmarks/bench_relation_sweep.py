@@ -16,9 +16,11 @@ Protocol
   (0 = relation off, the teacher still initialises the student), label trust
   off, every other parameter at its default (early stopping on a 10% noisy
   hold-out included). Noise sym50 and pair40.
-* ``--grid trust`` (results/relation_sweep_trust.md): the default base loss
-  (CE) at relation weight 1 with ``label_trust`` 0 (off), 0.5 and 1, and
-  weight 3 with trust 1; noise sym20, sym50 and pair40.
+* ``--grid trust``: the default base loss at relation weight 1 with
+  ``label_trust`` 0 (off), 0.5 and 1, and weight 3 with trust 1; noise sym20,
+  sym50 and pair40. results/relation_sweep_trust.md ran when CE and 40
+  teacher epochs were the defaults, results/relation_sweep_trust_sce.md
+  (``--out``) at SCE and the 'auto' teacher epochs.
 * ``--grid base`` (results/relation_sweep_base.md): each base loss (CE, GCE,
   SCE, Co-teaching) with the relation term off and at its defaults (weight 1,
   label trust 0.5); noise sym20, sym50 and pair40.
