@@ -209,7 +209,8 @@ def summarize(runs):
 
 #: (label, later method, earlier method) of each step in "what each part buys".
 STEPS = [
-    ("early stopping on a noisy hold-out (C over plain skorch A)", "stopped", "plain"),
+    ("early stopping on a noisy hold-out, and SCE for CE (C over plain skorch A)", "stopped",
+     "plain"),
     ("starting from the teacher's weights (B over C)", "teacher", "stopped"),
     ("the edge term, no label trust (edge over B)", "edge", "teacher"),
     ("label trust on top of the edge term (D over edge)", "rmd", "edge"),

@@ -3,8 +3,8 @@
 Protocol
 --------
 * The stage-2 pieces of ``RMDClassifier`` with its defaults (encoder built by
-  ``make_encoder`` for 64 input features, 10 classes, batch size, lr, weight
-  decay, relation weights, K), a teacher kNN graph and feature table of
+  ``make_encoder`` for 64 input features, 10 classes, base loss, batch size,
+  lr, weight decay, relation weights, K), a teacher kNN graph and feature table of
   10 000 rows, fused AdamW as in the estimator, float32, one CPU thread
   (``pin_threads``), or CUDA when present.
 * One training step = forward, ``RelationDistillationLoss``, backward and the
@@ -36,7 +36,7 @@ from torch import nn  # noqa: E402
 from _common import environment_info, write_results  # noqa: E402
 from sklearn_rmd import RMDClassifier  # noqa: E402
 from sklearn_rmd.graph import knn_graph  # noqa: E402
-from sklearn_rmd.losses import RelationDistillationLoss, cross_entropy  # noqa: E402
+from sklearn_rmd.losses import RelationDistillationLoss, base_loss_function  # noqa: E402
 from sklearn_rmd.modules import StudentNetwork, Students, make_encoder  # noqa: E402
 
 N_ROWS, N_FEATURES, N_CLASSES = 10_000, 64, 10
@@ -70,8 +70,10 @@ def make_step(config, seed, device):
                   edge_weight=DEFAULTS["edge_weight"], node_weight=DEFAULTS["node_weight"],
                   relation_dim=DEFAULTS["relation_dim"], label_trust=DEFAULTS["label_trust"],
                   warmup_epochs=DEFAULTS["relation_warmup"]) | CONFIGS[config]
+    base = base_loss_function(DEFAULTS["base_loss"], DEFAULTS["gce_q"], DEFAULTS["sce_alpha"],
+                              DEFAULTS["sce_beta"])
     criterion = RelationDistillationLoss(
-        cross_entropy, embedding_dim, N_CLASSES, graph=graph, teacher_features=teacher,
+        base, embedding_dim, N_CLASSES, graph=graph, teacher_features=teacher,
         teacher_dim=embedding_dim, **params).to(device)
     parameters = list(students.parameters()) + list(criterion.parameters())
     optimizer = torch.optim.AdamW(parameters, lr=DEFAULTS["lr"],

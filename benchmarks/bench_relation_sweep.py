@@ -24,6 +24,9 @@ Protocol
 * ``--grid base`` (results/relation_sweep_base.md): each base loss (CE, GCE,
   SCE, Co-teaching) with the relation term off and at its defaults (weight 1,
   label trust 0.5); noise sym20, sym50 and pair40.
+* The weight and base grids' result files ran with 40 teacher epochs, before
+  ``pretrain_epochs='auto'`` became the default; a rerun trains longer
+  teachers.
 * Reported: clean-test accuracy per variant, mean over kinds, noises and
   seeds, and the worst cell's gain over the grid's reference variant (the
   same base loss with the relation term off; trust off).

@@ -21,7 +21,7 @@ Protocol
   ``rmd_dim32`` ``RMDClassifier(relation_dim=32)``: the relation term's cost
                 with a smaller node space (opt in with ``--methods``);
   ``detector``  ``NoisyLabelDetector(mode='single')`` around
-                ``RMDClassifier(pretrain_epochs=2, max_epochs=3,
+                ``RMDClassifier(base_loss='ce', pretrain_epochs=2, max_epochs=3,
                 relation_weight=0, early_stopping=False)``: teacher, one fit,
                 kNN evidence in the input and teacher spaces.
   ``knn_torch`` / ``knn_faiss``  ``graph.knn_graph`` alone on random
@@ -153,7 +153,8 @@ def make_model(method, device, epochs=EPOCHS):
     if method == "detector":
         from sklearn_rmd import NoisyLabelDetector
 
-        network = RMDClassifier(relation_weight=0, random_state=0, device=device, **epochs)
+        network = RMDClassifier(base_loss="ce", relation_weight=0, random_state=0,
+                                device=device, **epochs)
         return NoisyLabelDetector(estimator=network, mode="single", random_state=0,
                                   device=device)
     raise ValueError(method)

@@ -9,8 +9,10 @@ Protocol
   {"rmdclassifier__relation_weight": [0, 1, 3, 10]}, cv=3)``.
 * ``refitted``: that search as it is, every candidate and fold (and the final
   refit) training its own label-free teacher on its training rows: 13 teachers.
-* ``shared``: one ``SimSiamTeacher(random_state=0)`` (the teacher the default
-  classifier builds) fitted on the standardised training rows, passed as
+* ``shared``: one teacher, ``RMDClassifier(random_state=0).build_teacher()``
+  (the teacher the default classifier builds: its epochs are ``'auto'``, so
+  1 600 steps on these 1 347 rows), fitted on the standardised training
+  rows, passed as
   ``RMDClassifier(teacher=teacher, random_state=0)``; clones keep it, so the
   same search trains one teacher. Its time includes fitting that teacher.
 * Both in one run, one thread (``pin_threads``), after one tiny warm-up fit.
@@ -37,7 +39,7 @@ from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 from _common import RESULTS_DIR, environment_info, write_results  # noqa: E402
-from sklearn_rmd import RMDClassifier, SimSiamTeacher  # noqa: E402
+from sklearn_rmd import RMDClassifier  # noqa: E402
 from sklearn_rmd.noise import make_noisy_labels  # noqa: E402
 
 GRID = {"rmdclassifier__relation_weight": [0, 1, 3, 10]}
@@ -64,7 +66,7 @@ def timed_search(name, epochs, X_train, X_test, y_noisy, y_test):
         result = search(RMDClassifier(random_state=0, **epochs), X_train, y_noisy)
         n_teachers = len(GRID["rmdclassifier__relation_weight"]) * CV + 1
     else:
-        teacher = SimSiamTeacher(random_state=0, max_epochs=epochs["pretrain_epochs"])
+        teacher = RMDClassifier(random_state=0, **epochs).build_teacher()
         teacher.fit(StandardScaler().fit_transform(X_train))  # labels unused
         result = search(RMDClassifier(teacher=teacher, random_state=0, **epochs),
                         X_train, y_noisy)
@@ -81,8 +83,7 @@ def timed_search(name, epochs, X_train, X_test, y_noisy, y_test):
 def run(args):
     env = environment_info()
     print("environment:", env, flush=True)
-    epochs = (dict(pretrain_epochs=2, max_epochs=2) if args.quick
-              else dict(pretrain_epochs=40, max_epochs=100))
+    epochs = dict(pretrain_epochs=2, max_epochs=2) if args.quick else {}
     X_train, X_test, y_noisy, y_test = readme_data()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # too few rows to early-stop the warm-up

@@ -1,7 +1,6 @@
 """RMDClassifier: a scikit-learn classifier that learns through noisy labels."""
 
 import copy
-import functools
 
 import numpy as np
 import torch
@@ -15,8 +14,7 @@ from ._validation import check_classifier_params, validate_labelled
 from .coteaching import estimate_noise_rate
 from .early_stopping import early_stopping
 from .graph import knn_graph
-from .losses import (RelationDistillationLoss, cross_entropy, generalized_cross_entropy,
-                     symmetric_cross_entropy)
+from .losses import RelationDistillationLoss, base_loss_function
 from .modules import StudentNetwork, Students, mean_softmax, output_dim
 from .nets import RMDNet
 from .teacher import SimSiamTeacher, check_teacher, is_fitted
@@ -284,14 +282,7 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
         )
 
     def _base_loss_fn(self):
-        if callable(self.base_loss):
-            return self.base_loss
-        if self.base_loss == "gce":
-            return functools.partial(generalized_cross_entropy, q=self.gce_q)
-        if self.base_loss == "sce":
-            return functools.partial(symmetric_cross_entropy, alpha=self.sce_alpha,
-                                     beta=self.sce_beta)
-        return cross_entropy
+        return base_loss_function(self.base_loss, self.gce_q, self.sce_alpha, self.sce_beta)
 
     def needs_teacher(self):
         """Whether these settings use a teacher in stage 2.

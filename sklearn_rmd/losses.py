@@ -5,6 +5,7 @@ Base losses return one value per sample so that Co-teaching can select
 (:mod:`sklearn_rmd.coteaching`).
 """
 
+import functools
 import math
 
 import torch
@@ -143,6 +144,31 @@ def symmetric_cross_entropy(logits, y, alpha=0.1, beta=1.0):
     p_y = _given_label_probability(logits, y)
     reverse = -math.log(1e-4) * (1.0 - p_y)
     return alpha * cross_entropy(logits, y) + beta * reverse
+
+
+def base_loss_function(base_loss, gce_q=0.7, sce_alpha=0.1, sce_beta=1.0):
+    """The per-sample loss ``(logits, y) -> losses`` that ``base_loss`` names.
+
+    Parameters
+    ----------
+    base_loss : {'ce', 'gce', 'sce', 'coteaching'} or callable
+      As ``RMDClassifier``'s parameter: a callable is returned as given;
+      Co-teaching trains on cross-entropy.
+
+    gce_q, sce_alpha, sce_beta : float (default=0.7, 0.1, 1.0)
+      The GCE exponent and the SCE weights.
+
+    Returns
+    -------
+    callable
+    """
+    if callable(base_loss):
+        return base_loss
+    if base_loss == "gce":
+        return functools.partial(generalized_cross_entropy, q=gce_q)
+    if base_loss == "sce":
+        return functools.partial(symmetric_cross_entropy, alpha=sce_alpha, beta=sce_beta)
+    return cross_entropy
 
 
 class RelationDistillationLoss(nn.Module):

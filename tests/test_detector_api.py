@@ -87,6 +87,12 @@ def test_input_shape_gives_the_default_network_a_cnn(digits, tiny_defaults):
     assert [len(h) for h in det.fold_histories_] == [TINY_DEFAULTS["max_epochs"]] * 2
 
 
+def test_default_network_trains_on_cross_entropy(tabular, tiny_defaults):
+    # The base loss the detector benchmark measured, whatever the classifier's default.
+    det = NoisyLabelDetector(cv=2, random_state=0, device="cpu").fit(*tabular)
+    assert all("train_ce" in history[-1] for history in det.fold_histories_)
+
+
 def test_module_reaches_the_default_network(tabular, tiny_defaults):
     X, y = tabular
     encoder = torch.nn.Sequential(torch.nn.Linear(X.shape[1], 12), torch.nn.ReLU())

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from sklearn_rmd.losses import (cross_entropy, generalized_cross_entropy, simsiam_loss,
-                                symmetric_cross_entropy)
+from sklearn_rmd.losses import (base_loss_function, cross_entropy, generalized_cross_entropy,
+                                simsiam_loss, symmetric_cross_entropy)
 
 
 # -------------------------------------------------------------------- SimSiam
@@ -72,3 +72,14 @@ def test_reverse_cross_entropy_is_symmetric():
     # A confident, correct prediction has (almost) no reverse loss.
     sure = torch.tensor([[20.0, 0.0, 0.0]], dtype=torch.float64)
     assert symmetric_cross_entropy(sure, torch.tensor([0]), alpha=0.0).item() < 1e-6
+
+
+def test_base_loss_function_follows_the_name_and_parameters():
+    logits, y = torch.tensor(LOGITS, dtype=torch.float32), torch.tensor(LABELS)
+    sce = base_loss_function("sce", sce_alpha=0.3, sce_beta=2.0)(logits, y)
+    torch.testing.assert_close(sce, symmetric_cross_entropy(logits, y, alpha=0.3, beta=2.0))
+    gce = base_loss_function("gce", gce_q=0.4)(logits, y)
+    torch.testing.assert_close(gce, generalized_cross_entropy(logits, y, q=0.4))
+    for name in ("ce", "coteaching"):  # Co-teaching selects samples on cross-entropy
+        torch.testing.assert_close(base_loss_function(name)(logits, y), cross_entropy(logits, y))
+    assert base_loss_function(cross_entropy) is cross_entropy
