@@ -87,10 +87,10 @@ class NoisyLabelDetector(IssueReportMixin, BaseEstimator):
     estimator : classifier or None (default=None)
       Gives the out-of-sample probabilities. None uses
       ``RMDClassifier(base_loss='ce', pretrain_epochs=5, max_epochs=10,
-      relation_weight=0, early_stopping=False)`` with this detector's ``device``. An :class:`RMDClassifier`
-      shares one teacher across folds; any other classifier with
-      ``predict_proba`` is cloned and fitted once per fold. Its parameters
-      are searchable as ``estimator__<name>``.
+      relation_weight=0, early_stopping=False)`` with this detector's
+      ``device``. An :class:`RMDClassifier` shares one teacher across
+      folds; any other classifier with ``predict_proba`` is cloned and fitted
+      once per fold. Its parameters are searchable as ``estimator__<name>``.
 
     input_shape, module : tuple or None, nn.Module class or instance or None (default=None)
       The default network's view of a row (``(C, L)`` a 1-D CNN, ``(C, H,

@@ -28,6 +28,11 @@ def auto_epochs(n_samples, batch_size):
     return max(AUTO_MIN_EPOCHS, math.ceil(AUTO_MIN_STEPS / steps_per_epoch))
 
 
+def training_epochs(max_epochs, n_samples, batch_size):
+    """The epochs a teacher with ``max_epochs`` (an int or 'auto') trains on ``n_samples`` rows."""
+    return auto_epochs(n_samples, batch_size) if max_epochs == "auto" else max_epochs
+
+
 def embedding_spread(embeddings):
     """Mean per-dimension standard deviation of the L2-normalised rows.
 
@@ -227,7 +232,7 @@ class SimSiamTeacher(NetworkBuilderMixin, TransformerMixin, BaseEstimator):
         net = self._stage_net(SimSiamNet)(
             SimSiamModule(encoder, dim, projection_dim=2 * self.embedding_dim),
             augment=self._augmenter(X),
-            max_epochs=self._epochs(len(X)),
+            max_epochs=training_epochs(self.max_epochs, len(X), self.batch_size),
             lr=self.lr,
             callbacks=self._stage_callbacks(DivergenceCheck(
                 "Stage 1 (the SimSiam teacher)",
@@ -235,11 +240,6 @@ class SimSiamTeacher(NetworkBuilderMixin, TransformerMixin, BaseEstimator):
             **self._net_kwargs(len(X), seed),
         )
         return net.initialize()
-
-    def _epochs(self, n_samples):
-        if self.max_epochs == "auto":
-            return auto_epochs(n_samples, self.batch_size)
-        return self.max_epochs
 
     def fit(self, X, y=None):
         """Train the encoder on ``X`` alone.

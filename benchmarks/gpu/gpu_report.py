@@ -1,7 +1,7 @@
 """Summary, targets and Markdown of the GPU check's measurements (``gpu_check.py``)."""
 
 from sklearn_rmd import RMDClassifier
-from sklearn_rmd.teacher import auto_epochs
+from sklearn_rmd.teacher import training_epochs
 
 DEFAULTS = RMDClassifier().get_params()
 TARGET_SIZES = (100_000, 1_000_000)  # where the epoch and fit ratios are targets
@@ -22,12 +22,6 @@ def fit_groups(records):
     return groups
 
 
-def default_pretrain_epochs(n):
-    """The teacher epochs of a default fit on ``n`` rows."""
-    epochs = DEFAULTS["pretrain_epochs"]
-    return auto_epochs(n, DEFAULTS["batch_size"]) if epochs == "auto" else epochs
-
-
 def fit_ratios(fits, n):
     """Epoch and fit ratios of one data set of ``n`` rows (``fits`` keyed by
     (method, precision))."""
@@ -36,7 +30,8 @@ def fit_ratios(fits, n):
     rmd, rmd32 = fits.get(("rmd", "bf16"), empty), fits.get(("rmd", "fp32"), empty)
     ce = fits.get(("rmd_ce", "bf16"), empty)
     s1, s2 = rmd.get("stage1_epoch_s"), rmd.get("stage2_epoch_s")
-    default_fit = (default_pretrain_epochs(n) * s1 + DEFAULTS["max_epochs"] * s2
+    pretrain_epochs = training_epochs(DEFAULTS["pretrain_epochs"], n, DEFAULTS["batch_size"])
+    default_fit = (pretrain_epochs * s1 + DEFAULTS["max_epochs"] * s2
                    if s1 is not None and s2 is not None else None)
     return dict(
         stage2_vs_plain=ratio(s2, plain),
@@ -138,7 +133,8 @@ def markdown(results):
                     "peak GPU (MB)"], fit_rows(results["records"]))
     lines += ["", "## Ratios", "",
               "Default fit: the default stage-1 epochs (40 from 5 120 rows up) and 100 "
-              "stage-2 epochs against 100 plain epochs, projected from the epoch times above. Relation share: "
+              "stage-2 epochs against 100 plain epochs, projected from the epoch times "
+              "above. Relation share: "
               "1 - `rmd_ce` / `rmd` stage-2 epoch.", ""]
     lines += table(["data", "N", "stage-2 / plain epoch", "stage-2 fp32 / plain epoch",
                     "default fit / plain", "bf16 speed-up: fit", "stage 1", "stage 2",
