@@ -99,3 +99,12 @@ KINDS = {
 }
 #: kinds whose rows are generated, so a sweep can draw rows no benchmark judges on
 GENERATED = ("tabular", "signal_cnn", "image_cnn")
+
+
+def splits(kinds, seeds):
+    """``(kind, seed, input_shape, (X_train, X_test, y_train, y_test))`` for
+    every kind, and within it every seed."""
+    for kind in kinds:
+        loader, input_shape = KINDS[kind]
+        for seed in seeds:
+            yield kind, seed, input_shape, loader(seed)

@@ -58,7 +58,7 @@ from torch import nn  # noqa: E402
 
 from _common import (environment_info, fill_run_defaults, knn_accuracy,  # noqa: E402
                      load_shards, mean_std, parse_noise, write_results)
-from _data import KINDS  # noqa: E402
+from _data import KINDS, splits  # noqa: E402
 from sklearn_rmd import RMDClassifier  # noqa: E402
 from sklearn_rmd.modules import make_encoder  # noqa: E402
 from sklearn_rmd.noise import make_noisy_labels  # noqa: E402
@@ -136,10 +136,8 @@ def fit_quietly(model, X, y):
 
 
 def run_kind(kind, args, defaults, overrides):
-    loader, input_shape = KINDS[kind]
     runs = []
-    for seed in args.seeds:
-        X_train, X_test, y_train, y_test = loader(seed)
+    for _, seed, input_shape, (X_train, X_test, y_train, y_test) in splits([kind], args.seeds):
         n_classes = len(np.unique(y_train))
         teacher = RMDClassifier(input_shape=input_shape, random_state=seed,
                                 **overrides).build_teacher().fit(X_train)

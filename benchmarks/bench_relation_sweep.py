@@ -50,7 +50,7 @@ import numpy as np  # noqa: E402
 
 from _common import (environment_info, fill_run_defaults, load_shards,  # noqa: E402
                      mean_std, parse_noise, write_results)
-from _data import GENERATED, KINDS  # noqa: E402
+from _data import GENERATED, KINDS, splits  # noqa: E402
 from sklearn_rmd import RMDClassifier, SimSiamTeacher  # noqa: E402
 from sklearn_rmd.noise import make_noisy_labels  # noqa: E402
 
@@ -89,26 +89,24 @@ def run(args):
     print("environment:", env, flush=True)
     quick = dict(max_epochs=2) if args.quick else {}
     runs = []
-    for kind in args.kinds:
-        loader, input_shape = KINDS[kind]
-        for seed in args.seeds:
-            X_train, X_test, y_train, y_test = loader(seed)
-            teacher = SimSiamTeacher(input_shape=input_shape, random_state=seed,
-                                     **quick).fit(X_train)
-            for noise_key, noise_kind, rate in args.noise:
-                y_noisy, _ = make_noisy_labels(y_train, rate, kind=noise_kind,
-                                               random_state=seed)
-                record = dict(kind=kind, noise=noise_key, seed=seed, accuracy={})
-                for name, params, _ in variants(args.grid):
-                    model = RMDClassifier(teacher=teacher, input_shape=input_shape,
-                                          random_state=seed, **params, **quick)
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore")
-                        model.fit(X_train, y_noisy)
-                    record["accuracy"][name] = float(model.score(X_test, y_test))
-                runs.append(record)
-                print(f"{kind} {noise_key} seed {seed}: " + "  ".join(
-                    f"{k} {v:.3f}" for k, v in record["accuracy"].items()), flush=True)
+    for kind, seed, input_shape, (X_train, X_test, y_train, y_test) in splits(args.kinds,
+                                                                            args.seeds):
+        teacher = SimSiamTeacher(input_shape=input_shape, random_state=seed,
+                                 **quick).fit(X_train)
+        for noise_key, noise_kind, rate in args.noise:
+            y_noisy, _ = make_noisy_labels(y_train, rate, kind=noise_kind,
+                                           random_state=seed)
+            record = dict(kind=kind, noise=noise_key, seed=seed, accuracy={})
+            for name, params, _ in variants(args.grid):
+                model = RMDClassifier(teacher=teacher, input_shape=input_shape,
+                                      random_state=seed, **params, **quick)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    model.fit(X_train, y_noisy)
+                record["accuracy"][name] = float(model.score(X_test, y_test))
+            runs.append(record)
+            print(f"{kind} {noise_key} seed {seed}: " + "  ".join(
+                f"{k} {v:.3f}" for k, v in record["accuracy"].items()), flush=True)
     return write(args, env, runs)
 
 

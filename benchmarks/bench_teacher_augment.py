@@ -34,7 +34,7 @@ import numpy as np  # noqa: E402
 
 from _common import (environment_info, fill_run_defaults, knn_accuracy,  # noqa: E402
                      mean_std, write_results)
-from _data import GENERATED, KINDS  # noqa: E402
+from _data import GENERATED, KINDS, splits  # noqa: E402
 from sklearn_rmd import SimSiamTeacher  # noqa: E402
 
 STRENGTHS = (0.25, 0.5, 1.0)
@@ -45,21 +45,19 @@ def run(args):
     env = environment_info()
     print("environment:", env, flush=True)
     runs = []
-    for kind in args.kinds:
-        loader, input_shape = KINDS[kind]
-        for seed in args.seeds:
-            X_train, X_test, y_train, y_test = loader(seed)
-            record = dict(kind=kind, seed=seed,
-                          raw=knn_accuracy(X_train, y_train, X_test, y_test), teacher={})
-            for strength, epochs in itertools.product(args.strengths, args.epochs):
-                teacher = SimSiamTeacher(input_shape=input_shape, augment_strength=strength,
-                                         max_epochs=2 if args.quick else epochs,
-                                         random_state=seed).fit(X_train)
-                record["teacher"][name(strength, epochs, args)] = knn_accuracy(
-                    teacher.transform(X_train), y_train, teacher.transform(X_test), y_test)
-            runs.append(record)
-            print(f"{kind} seed {seed}: raw {record['raw']:.3f}  " + "  ".join(
-                f"s={k} {v:.3f}" for k, v in record["teacher"].items()), flush=True)
+    for kind, seed, input_shape, (X_train, X_test, y_train, y_test) in splits(args.kinds,
+                                                                            args.seeds):
+        record = dict(kind=kind, seed=seed,
+                      raw=knn_accuracy(X_train, y_train, X_test, y_test), teacher={})
+        for strength, epochs in itertools.product(args.strengths, args.epochs):
+            teacher = SimSiamTeacher(input_shape=input_shape, augment_strength=strength,
+                                     max_epochs=2 if args.quick else epochs,
+                                     random_state=seed).fit(X_train)
+            record["teacher"][name(strength, epochs, args)] = knn_accuracy(
+                teacher.transform(X_train), y_train, teacher.transform(X_test), y_test)
+        runs.append(record)
+        print(f"{kind} seed {seed}: raw {record['raw']:.3f}  " + "  ".join(
+            f"s={k} {v:.3f}" for k, v in record["teacher"].items()), flush=True)
     names = [name(s, e, args) for s, e in itertools.product(args.strengths, args.epochs)]
     summary = {}
     for kind in args.kinds:
