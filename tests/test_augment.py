@@ -62,14 +62,21 @@ def test_tabular_swaps_values_within_their_feature():
     assert (out != x).any()
 
 
+def augmented_mass(image):
+    """Non-negative pixels of ``image`` (n, 1, H, W) after the full-strength
+    image augmentation, seeded, as (n, H, W)."""
+    n, _, height, width = image.shape
+    torch.manual_seed(0)
+    out = ImageAugment(image.shape[1:], strength=1.0)(image.reshape(n, -1))
+    return out.reshape(n, height, width).clamp_min(0)
+
+
 def test_image_shift_moves_the_mass_by_at_most_a_fifth():
     # A bright 2 x 2 square in the middle of 16 x 16 images.
     image = torch.zeros(64, 1, 16, 16)
     image[:, :, 7:9, 7:9] = 1.0
-    torch.manual_seed(0)
-    out = ImageAugment((1, 16, 16), strength=1.0)(image.reshape(64, -1)).reshape(64, 16, 16)
+    mass = augmented_mass(image)
     coords = torch.arange(16.0)
-    mass = out.clamp_min(0)
     centre_x = (mass.sum(1) * coords).sum(1) / mass.sum((1, 2))
     centre_y = (mass.sum(2) * coords).sum(1) / mass.sum((1, 2))
     shift = torch.stack([centre_x - 7.5, centre_y - 7.5], 1)
@@ -82,9 +89,7 @@ def test_image_rotation_tilts_a_bar_by_up_to_twenty_degrees():
     # A horizontal bar through the centre: its principal axis gives the angle.
     image = torch.zeros(64, 1, 32, 32)
     image[:, :, 15:17, 4:28] = 1.0
-    torch.manual_seed(0)
-    out = ImageAugment((1, 32, 32), strength=1.0)(image.reshape(64, -1)).reshape(64, 32, 32)
-    mass = out.clamp_min(0)
+    mass = augmented_mass(image)
     ys, xs = torch.meshgrid(torch.arange(32.0), torch.arange(32.0), indexing="ij")
     total = mass.sum((1, 2))
     mx, my = (mass * xs).sum((1, 2)) / total, (mass * ys).sum((1, 2)) / total
