@@ -80,6 +80,9 @@ def make_noisy_labels(y, noise_rate=None, kind="symmetric", random_state=None):
             f"Cannot flip {n_flips} rows: only {len(candidates)} belong to classes the "
             "noise matrix lets change."
         )
+    flipped = np.zeros(n, dtype=bool)
+    if n_flips == 0:  # a rate of 0 (or one that rounds to no row) changes nothing
+        return y.copy(), flipped
     probability = flip_weight[candidates] / flip_weight[candidates].sum()
     chosen = rng.choice(candidates, size=n_flips, replace=False, p=probability)
     y_noisy_index = y_index.copy()
@@ -87,6 +90,5 @@ def make_noisy_labels(y, noise_rate=None, kind="symmetric", random_state=None):
         column = matrix[:, y_index[row]].copy()
         column[y_index[row]] = 0.0
         y_noisy_index[row] = rng.choice(n_classes, p=column / column.sum())
-    flipped = np.zeros(n, dtype=bool)
     flipped[chosen] = True
     return classes[y_noisy_index], flipped

@@ -63,6 +63,16 @@ def test_exact_number_of_flips(kind, noise_rate, n_flips):
     np.testing.assert_array_equal(flipped, y_noisy != CLASSES)
 
 
+@pytest.mark.parametrize("kind, noise_rate", [
+    ("symmetric", 0.0), ("pair", 0.0), ("symmetric", 0.004), (np.eye(4), None),
+], ids=["symmetric", "pair", "rounds-to-none", "identity-matrix"])
+def test_a_zero_rate_returns_the_labels_unchanged(kind, noise_rate):
+    # Clean labels are the 0% column of a noise sweep.
+    y_noisy, flipped = make_noisy_labels(CLASSES, noise_rate, kind=kind, random_state=0)
+    np.testing.assert_array_equal(y_noisy, CLASSES)
+    assert not flipped.any() and y_noisy is not CLASSES
+
+
 def test_repeatable_with_random_state():
     first = make_noisy_labels(CLASSES, 0.3, random_state=5)
     again = make_noisy_labels(CLASSES, 0.3, random_state=5)
