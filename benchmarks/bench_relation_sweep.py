@@ -24,6 +24,10 @@ Protocol
 * ``--grid base`` (results/relation_sweep_base.md): each base loss (CE, GCE,
   SCE, Co-teaching) with the relation term off and at its defaults (weight 1,
   label trust 0.5); noise sym20, sym50 and pair40.
+* ``--grid self`` (results/relation_sweep_self.md): the default estimator
+  with the relation term off (weight 0) and on, with ``label_trust`` 0.5 and
+  1 and ``label_trust_self`` off and on; clean labels (sym0), sym20, sym50
+  and pair40, so that what trust costs on clean labels is in the table.
 * The weight and base grids' result files ran with 40 teacher epochs, before
   ``pretrain_epochs='auto'`` became the default; a rerun trains longer
   teachers.
@@ -33,7 +37,7 @@ Protocol
 
 Run ``python benchmarks/bench_relation_sweep.py --grid weight`` (about twenty
 minutes on one CPU thread), ``--grid trust`` (about twenty) or ``--grid base``
-(about fifty), ``--kinds`` and
+(about fifty), ``--grid self`` (about thirty), ``--kinds`` and
 ``--out`` to shard it (then ``--combine`` the shards' .json files), ``--quick``
 for a smoke run.
 """
@@ -57,6 +61,7 @@ from sklearn_rmd.noise import make_noisy_labels  # noqa: E402
 BASE_LOSSES = ("ce", "gce")
 RELATION_WEIGHTS = (0.0, 1.0, 3.0, 10.0)
 TRUST = ((1.0, 0.0), (1.0, 0.5), (1.0, 1.0), (3.0, 1.0))  # (relation weight, label trust)
+SELF = ((0.5, False), (0.5, True), (1.0, False), (1.0, True))  # (label trust, label_trust_self)
 ALL_BASE_LOSSES = ("ce", "gce", "sce", "coteaching")
 
 
@@ -70,6 +75,11 @@ def variants(grid):
     elif grid == "base":
         for base, weight in itertools.product(ALL_BASE_LOSSES, (0.0, 1.0)):
             yield f"{base} w={weight:g}", dict(base_loss=base, relation_weight=weight), f"{base} w=0"
+    elif grid == "self":
+        yield "w=0", dict(relation_weight=0.0), "w=0"
+        for trust, own in SELF:
+            yield (f"trust={trust:g}" + (" self" if own else ""),
+                   dict(label_trust=trust, label_trust_self=own), "w=0")
     else:
         for weight, trust in TRUST:
             yield (f"w={weight:g} trust={trust:g}",
@@ -169,10 +179,11 @@ def markdown(results, names):
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: 2 epochs per stage")
-    parser.add_argument("--grid", choices=("weight", "trust", "base"), default="weight")
+    parser.add_argument("--grid", choices=("weight", "trust", "base", "self"), default="weight")
     parser.add_argument("--kinds", nargs="+", choices=list(KINDS), default=list(GENERATED))
     parser.add_argument("--noise", nargs="+", type=parse_noise, default=None,
-                        help="default sym50 pair40 (weight grid), sym20 sym50 pair40 (the others)")
+                        help="default sym50 pair40 (weight grid), sym0 sym20 sym50 pair40 "
+                             "(self grid), sym20 sym50 pair40 (the others)")
     parser.add_argument("--seeds", nargs="+", type=int, default=None,
                         help="default 100 101 (100 with --quick)")
     parser.add_argument("--combine", nargs="+", default=None, metavar="SHARD_JSON",
@@ -182,7 +193,9 @@ def parse_args(argv=None):
     if args.seeds is None:
         args.seeds = [100] if args.quick else [100, 101]
     if args.noise is None:
-        keys = ("sym50", "pair40") if args.grid == "weight" else ("sym20", "sym50", "pair40")
+        keys = {"weight": ("sym50", "pair40"),
+                "self": ("sym0", "sym20", "sym50", "pair40")}.get(
+                    args.grid, ("sym20", "sym50", "pair40"))
         args.noise = [parse_noise(k) for k in keys]
     name = "relation_sweep" if args.grid == "weight" else f"relation_sweep_{args.grid}"
     return fill_run_defaults(args, name)

@@ -200,6 +200,8 @@ def check_classifier_params(clf, n_features):
             raise ValueError(f"{name}={getattr(clf, name)} must be non-negative.")
     if not 0 <= clf.label_trust <= 1:
         raise ValueError(f"label_trust={clf.label_trust} must be in [0, 1] (0 turns it off).")
+    if not isinstance(clf.label_trust_self, (bool, np.bool_)):
+        raise ValueError(f"label_trust_self={clf.label_trust_self!r} must be True or False.")
     check_teacher_epochs(clf.pretrain_epochs, "pretrain_epochs")
     check_callbacks(clf.callbacks)
     for name in ("lr", "pretrain_lr"):

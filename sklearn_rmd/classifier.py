@@ -91,6 +91,14 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
       accuracy on clean labels (benchmarks/results/classifier.md,
       ``clean`` against ``clean_edge``).
 
+    label_trust_self : bool (default=False)
+      Let the student's own latest prediction for a row back its label as
+      well: the row's weight is the larger of the two, so a label the
+      teacher's neighbours contradict keeps its pull while the student
+      agrees with it (where the teacher's graph mixes classes). Measured by
+      benchmarks/bench_relation_sweep.py ``--grid self``
+      (results/relation_sweep_self.md).
+
     relation_dim : int (default=128)
       Size of the node space (node term): a trainable layer maps the
       student's embeddings into it, a frozen random one the teacher's.
@@ -207,7 +215,7 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
                  dropout=0.0, base_loss="sce", gce_q=0.7, sce_alpha=0.1, sce_beta=1.0,
                  forget_rate=None, forget_epochs=10, relation_weight=1.0, edge_weight=1.0,
                  node_weight=0.0, n_neighbors=10, relation_dim=128, relation_warmup=5,
-                 label_trust=0.5,
+                 label_trust=0.5, label_trust_self=False,
                  teacher_features="precomputed", init_from_teacher=True,
                  student_augment=False, augment="auto", augment_strength=0.5,
                  pretrain_epochs="auto", pretrain_lr=1e-3, max_epochs=100, early_stopping=True,
@@ -232,6 +240,7 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
         self.relation_dim = relation_dim
         self.relation_warmup = relation_warmup
         self.label_trust = label_trust
+        self.label_trust_self = label_trust_self
         self.teacher_features = teacher_features
         self.init_from_teacher = init_from_teacher
         self.student_augment = student_augment
@@ -305,6 +314,7 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
             relation_dim=self.relation_dim, relation_weight=self.relation_weight,
             edge_weight=self.edge_weight, node_weight=self.node_weight,
             warmup_epochs=self.relation_warmup, label_trust=self.label_trust,
+            trust_self=self.label_trust_self,
             forget_rate=self.forget_rate_ or 0.0,
             forget_epochs=self.forget_epochs, **relations,
         )

@@ -190,7 +190,11 @@ class RelationDistillationLoss(nn.Module):
     * **Label trust** (:func:`label_trust_weights`) uses the same neighbour
       targets once the warm-up is over: a row's base loss is weighted by how
       strongly its teacher neighbours back its given label, so a label they
-      contradict loses its pull and the edge term relabels the row.
+      contradict loses its pull and the edge term relabels the row. With
+      ``trust_self`` the student's own latest prediction for the row can
+      back the label too (the larger weight counts), so a row in a region
+      where the teacher's graph mixes classes keeps its label while the
+      student agrees with it.
 
     Holds what only training needs (graph, prediction table, teacher
     features, node layers), so trimming the net for prediction drops it.
@@ -241,6 +245,11 @@ class RelationDistillationLoss(nn.Module):
       ``warmup_epochs`` on (the prediction table needs the warm-up to fill);
       0 turns it off. Needs the edge term.
 
+    trust_self : bool (default=False)
+      Weigh each row by the larger of its neighbours' and its own latest
+      prediction's backing of its label (both through
+      :func:`label_trust_weights`).
+
     forget_rate : float (default=0.0)
       Co-teaching's final share of large-loss samples dropped per batch.
 
@@ -251,11 +260,12 @@ class RelationDistillationLoss(nn.Module):
     def __init__(self, base_loss, student_dim, n_classes, n_networks=1, graph=None,
                  teacher_features=None, teacher_encoder=None, teacher_dim=None,
                  relation_dim=128, relation_weight=1.0, edge_weight=1.0, node_weight=0.0,
-                 temperature=0.1, warmup_epochs=0, label_trust=0.0, forget_rate=0.0,
-                 forget_epochs=10):
+                 temperature=0.1, warmup_epochs=0, label_trust=0.0, trust_self=False,
+                 forget_rate=0.0, forget_epochs=10):
         super().__init__()
         self.warmup_epochs = warmup_epochs
         self.label_trust = label_trust
+        self.trust_self = trust_self
         self.base_loss = base_loss
         self.relation_weight = relation_weight
         self.edge_weight = edge_weight
@@ -344,14 +354,26 @@ class RelationDistillationLoss(nn.Module):
         return (training and self.label_trust > 0 and self.uses("edge")
                 and epoch >= self.warmup_epochs)
 
-    def base_terms(self, logits, y, epoch, training, targets=None):
+    def trust_weights(self, index, y, targets):
+        """Label-trust weight of each row of the batch: how strongly its
+        neighbour ``targets`` (and, with ``trust_self``, its own latest
+        prediction) back its label."""
+        # A row without a trained neighbour has all-zero targets: weight 1.
+        weights = label_trust_weights(targets, y, self.label_trust)
+        if self.trust_self:
+            # A row not trained on yet has no prediction to back its label.
+            own = label_trust_weights(self.predictions.index_select(0, index), y,
+                                      self.label_trust) * self.seen.index_select(0, index)
+            weights = torch.maximum(weights, own)
+        return weights
+
+    def base_terms(self, logits, y, epoch, training, targets=None, index=None):
         """Mean base loss of each network (Co-teaching exchanges samples),
         weighted by label trust, from the batch's neighbour ``targets``, when
         it applies."""
         per_sample = [self.base_loss(logits[:, i], y) for i in range(logits.shape[1])]
         if self.trusts(epoch, training):
-            # A row without a trained neighbour has all-zero targets: weight 1.
-            weights = label_trust_weights(targets, y, self.label_trust)
+            weights = self.trust_weights(index, y, targets)
             per_sample = [loss * weights for loss in per_sample]
         if len(per_sample) == 2 and training:
             rate = forget_schedule(self.forget_rate, epoch, self.forget_epochs)
@@ -383,7 +405,7 @@ class RelationDistillationLoss(nn.Module):
         """Return a dict with the total ``loss``, its ``base`` term and the relation terms in use."""
         # Read before the edge term records this batch's predictions.
         targets = self.neighbor_targets(index) if training and self.uses("edge") else None
-        base = self.base_terms(logits, y, epoch, training, targets)
+        base = self.base_terms(logits, y, epoch, training, targets, index)
         terms = {"base": torch.stack(base).mean()}
         total = torch.stack(base).sum()
         if training:

@@ -262,6 +262,7 @@ BAD_PARAMS = [
     (dict(edge_weight=-0.3), "edge_weight=-0.3 must be non-negative"),
     (dict(label_trust=1.5), r"label_trust=1.5 must be in \[0, 1\]"),
     (dict(label_trust=-0.1), r"label_trust=-0.1 must be in \[0, 1\]"),
+    (dict(label_trust_self="yes"), "label_trust_self='yes' must be True or False"),
     (dict(n_neighbors=0), "n_neighbors=0"),
 ]
 

@@ -118,6 +118,35 @@ def test_label_trust_weighs_the_base_loss_once_the_warmup_is_over():
     assert base(2, label_trust=0.0) == pytest.approx(plain)
 
 
+def trusted_base(trust_self, recorded_rows, recorded_classes, y):
+    """Base loss (CE of uniform logits, weighted by label trust) of rows 0-5 of
+    a 6-row chain graph, after ``recorded_rows`` were predicted as
+    ``recorded_classes`` with certainty."""
+    loss = edge_criterion(label_trust=1.0, trust_self=trust_self)
+    confident = 20.0 * torch.eye(3)[torch.tensor(recorded_classes)].unsqueeze(1)
+    loss(confident, torch.zeros(len(recorded_rows), 1, 4), torch.tensor(recorded_classes),
+         index=torch.tensor(recorded_rows))
+    return loss(torch.zeros(6, 1, 3), torch.zeros(6, 1, 4), torch.tensor(y),
+                index=torch.arange(6), epoch=1)["base"].item() / np.log(3)
+
+
+def test_label_trust_self_lets_the_rows_own_prediction_back_its_label():
+    # Row i's neighbours are rows i+1 and i+2. Row 3 predicted class 1, the
+    # others class 0; rows 3, 4 and 5 are labelled 1. The neighbours of rows
+    # 3, 4 and 5 contradict label 1; only row 3's own prediction backs it.
+    args = [0, 1, 2, 3, 4, 5], [0, 0, 0, 1, 0, 0], [0, 0, 0, 1, 1, 1]
+    assert trusted_base(False, *args) == pytest.approx(3 / 6, abs=1e-3)
+    assert trusted_base(True, *args) == pytest.approx(4 / 6, abs=1e-3)
+
+
+def test_label_trust_self_gives_no_backing_before_a_row_is_trained_on():
+    # Only rows 4 and 5 were predicted (class 0): rows 2 and 3, labelled 1,
+    # are contradicted by them and have no prediction of their own yet.
+    args = [4, 5], [0, 0], [0, 0, 1, 1, 0, 0]
+    assert trusted_base(True, *args) == pytest.approx(trusted_base(False, *args))
+    assert trusted_base(True, *args) == pytest.approx(4 / 6, abs=1e-3)
+
+
 def test_label_trust_makes_a_fit_learn_the_true_class_of_flipped_rows(noisy_tabular, tabular):
     from conftest import fast
 
