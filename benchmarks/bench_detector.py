@@ -17,7 +17,8 @@ Protocol
   ``ours_cv5``    the same with 5 folds and 10 teacher epochs: what the
                   slower setting buys;
   ``ours_rwW``    ``ours`` with the network's ``relation_weight=W`` (1, 3, 10),
-                  label trust at the classifier's default;
+                  label trust 0.5 without ``label_trust_self`` (the
+                  classifier's default when this file last ran);
   ``ours_rw1_trust1_warm2``  weight 1 with ``label_trust=1`` and
                   ``relation_warmup=2`` (trust acts from the third of the ten
                   epochs): the measurements that choose the detector's
@@ -73,17 +74,18 @@ from sklearn_rmd.noise import make_noisy_labels  # noqa: E402
 
 #: The network settings of each ``ours_rw*`` method.
 RELATION_VARIANTS = {
-    "ours_rw1": dict(relation_weight=1.0),
-    "ours_rw3": dict(relation_weight=3.0),
-    "ours_rw10": dict(relation_weight=10.0),
-    "ours_rw1_trust1_warm2": dict(relation_weight=1.0, label_trust=1.0, relation_warmup=2),
+    "ours_rw1": dict(relation_weight=1.0, label_trust=0.5, label_trust_self=False),
+    "ours_rw3": dict(relation_weight=3.0, label_trust=0.5, label_trust_self=False),
+    "ours_rw10": dict(relation_weight=10.0, label_trust=0.5, label_trust_self=False),
+    "ours_rw1_trust1_warm2": dict(relation_weight=1.0, label_trust=1.0, relation_warmup=2,
+                                  label_trust_self=False),
 }
 METHODS = {
     "ours": "NoisyLabelDetector(), defaults",
     "ours_cv5": "NoisyLabelDetector(cv=5), network with pretrain_epochs=10",
-    "ours_rw1": "NoisyLabelDetector() with relation_weight=1 in the network (label trust at its default)",
-    "ours_rw3": "NoisyLabelDetector() with relation_weight=3 in the network (label trust at its default)",
-    "ours_rw10": "NoisyLabelDetector() with relation_weight=10 in the network (label trust at its default)",
+    "ours_rw1": "NoisyLabelDetector() with relation_weight=1 in the network (label trust 0.5)",
+    "ours_rw3": "NoisyLabelDetector() with relation_weight=3 in the network (label trust 0.5)",
+    "ours_rw10": "NoisyLabelDetector() with relation_weight=10 in the network (label trust 0.5)",
     "ours_rw1_trust1_warm2": "NoisyLabelDetector() with relation_weight=1, label_trust=1 and "
                              "relation_warmup=2 in the network",
     "cl_net": "cleanlab find_label_issues on 5-fold OOF of a plain skorch net (same network, epochs)",

@@ -69,6 +69,7 @@ def make_step(config, seed, device):
     params = dict(relation_weight=DEFAULTS["relation_weight"],
                   edge_weight=DEFAULTS["edge_weight"], node_weight=DEFAULTS["node_weight"],
                   relation_dim=DEFAULTS["relation_dim"], label_trust=DEFAULTS["label_trust"],
+                  trust_self=DEFAULTS["label_trust_self"],
                   warmup_epochs=DEFAULTS["relation_warmup"]) | CONFIGS[config]
     base = base_loss_function(DEFAULTS["base_loss"], DEFAULTS["gce_q"], DEFAULTS["sce_alpha"],
                               DEFAULTS["sce_beta"])

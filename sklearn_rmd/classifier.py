@@ -80,24 +80,22 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
       ``min((e + 1) / relation_warmup, 1)`` of it): at the start of stage 2
       the neighbours' predictions are still uninformed.
 
-    label_trust : float in [0, 1] (default=0.5)
+    label_trust : float in [0, 1] (default=1.0)
       From epoch ``relation_warmup`` on, each row's base loss is weighted by
       ``min(1, r / label_trust)``, where ``r`` is the share the teacher
       neighbours' predictions give the row's label relative to their top
       class: a label its neighbours contradict stops pulling, and the edge
       term relabels the row. 1 weighs every row by ``r``; 0 turns it off.
-      Needs the edge term. Chosen by benchmarks/bench_relation_sweep.py
-      ``--grid trust`` (results/relation_sweep_trust.md); it lowers the
-      accuracy on clean labels (benchmarks/results/classifier.md,
-      ``clean`` against ``clean_edge``).
+      Needs the edge term. Chosen together with ``label_trust_self`` by
+      benchmarks/bench_relation_sweep.py ``--grid self``
+      (results/relation_sweep_self.md).
 
-    label_trust_self : bool (default=False)
+    label_trust_self : bool (default=True)
       Let the student's own latest prediction for a row back its label as
       well: the row's weight is the larger of the two, so a label the
       teacher's neighbours contradict keeps its pull while the student
-      agrees with it (where the teacher's graph mixes classes). Measured by
-      benchmarks/bench_relation_sweep.py ``--grid self``
-      (results/relation_sweep_self.md).
+      agrees with it (where the teacher's graph mixes classes). Without
+      it, trust lowers the accuracy on clean labels (same file).
 
     relation_dim : int (default=128)
       Size of the node space (node term): a trainable layer maps the
@@ -215,7 +213,7 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
                  dropout=0.0, base_loss="sce", gce_q=0.7, sce_alpha=0.1, sce_beta=1.0,
                  forget_rate=None, forget_epochs=10, relation_weight=1.0, edge_weight=1.0,
                  node_weight=0.0, n_neighbors=10, relation_dim=128, relation_warmup=5,
-                 label_trust=0.5, label_trust_self=False,
+                 label_trust=1.0, label_trust_self=True,
                  teacher_features="precomputed", init_from_teacher=True,
                  student_augment=False, augment="auto", augment_strength=0.5,
                  pretrain_epochs="auto", pretrain_lr=1e-3, max_epochs=100, early_stopping=True,
