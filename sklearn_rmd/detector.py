@@ -38,7 +38,7 @@ from .report import IssueReportMixin
 #   early-stopping split: training stops before the network memorises the
 #   wrong labels, and every training row of a fold is used;
 # * relation_weight=0: benchmarks/results/detector.md measures weights 1, 3
-#   and 10 (label trust at its default) and weight 1 with label_trust=1 and a
+#   and 10 (label trust 0.5) and weight 1 with label_trust=1 and a
 #   2-epoch warm-up (rows ours_rw*). At pair noise they raise F1 (0.810 ->
 #   0.891 with trust 1), but on 20 000 synthetic rows they lower it (0.839 ->
 #   0.815 at best, 0.773 with trust 1, under cleanlab's 0.790) and take longer
