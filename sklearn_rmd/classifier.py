@@ -43,8 +43,8 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
       small-loss samples; predictions average both networks. Chosen by
       benchmarks/bench_relation_sweep.py ``--grid base``
       (results/relation_sweep_base.md): with the relation term at its
-      defaults, SCE had the highest mean accuracy over the data kinds and
-      noises.
+      defaults of the time (label trust 0.5, no ``label_trust_self``), SCE
+      had the highest mean accuracy over the data kinds and noises.
 
     gce_q : float (default=0.7)
       GCE exponent, in (0, 1].
@@ -94,8 +94,10 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
       Let the student's own latest prediction for a row back its label as
       well: the row's weight is the larger of the two, so a label the
       teacher's neighbours contradict keeps its pull while the student
-      agrees with it (where the teacher's graph mixes classes). Without
-      it, trust lowers the accuracy on clean labels (same file).
+      agrees with it (where the teacher's graph mixes classes). It
+      narrows, but does not close, what trust costs on clean labels
+      (same file; benchmarks/results/classifier.md, ``clean`` against
+      ``clean_edge``).
 
     relation_dim : int (default=128)
       Size of the node space (node term): a trainable layer maps the

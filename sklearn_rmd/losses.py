@@ -87,7 +87,7 @@ def node_matching(student_nodes, teacher_nodes, temperature=0.1):
 
 
 def label_trust_weights(targets, y, threshold):
-    """Per-sample weights of the base loss from the neighbours' predictions.
+    """Per-sample weights of the base loss from predictions that back the labels.
 
     ``w = min(1, r / threshold)`` with ``r = targets[y] / max(targets)``, the
     neighbours' share on the given label relative to their top class: 1
@@ -97,7 +97,8 @@ def label_trust_weights(targets, y, threshold):
     Parameters
     ----------
     targets : tensor (n, n_classes)
-      Neighbour targets, as from ``RelationDistillationLoss.neighbor_targets``.
+      Neighbour targets, as from ``RelationDistillationLoss.neighbor_targets``,
+      or each row's own latest predicted class distribution.
 
     y : tensor (n,)
       Given (possibly noisy) labels.
@@ -355,9 +356,26 @@ class RelationDistillationLoss(nn.Module):
                 and epoch >= self.warmup_epochs)
 
     def trust_weights(self, index, y, targets):
-        """Label-trust weight of each row of the batch: how strongly its
-        neighbour ``targets`` (and, with ``trust_self``, its own latest
-        prediction) back its label."""
+        """Label-trust weight of each row of the batch.
+
+        Parameters
+        ----------
+        index : tensor (n,)
+          Row indices of the batch in the fit's rows.
+
+        y : tensor (n,)
+          Given labels of the batch.
+
+        targets : tensor (n, n_classes)
+          The batch's neighbour targets (:meth:`neighbor_targets`).
+
+        Returns
+        -------
+        tensor (n,)
+          How strongly the neighbours back each row's label (see
+          :func:`label_trust_weights`); with ``trust_self`` the larger of
+          that and how strongly the row's own latest prediction backs it.
+        """
         # A row without a trained neighbour has all-zero targets: weight 1.
         weights = label_trust_weights(targets, y, self.label_trust)
         if self.trust_self:
@@ -369,8 +387,8 @@ class RelationDistillationLoss(nn.Module):
 
     def base_terms(self, logits, y, epoch, training, targets=None, index=None):
         """Mean base loss of each network (Co-teaching exchanges samples),
-        weighted by label trust, from the batch's neighbour ``targets``, when
-        it applies."""
+        weighted by label trust (:meth:`trust_weights`, from the batch's
+        neighbour ``targets`` and row ``index``) when it applies."""
         per_sample = [self.base_loss(logits[:, i], y) for i in range(logits.shape[1])]
         if self.trusts(epoch, training):
             weights = self.trust_weights(index, y, targets)

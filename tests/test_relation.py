@@ -153,15 +153,34 @@ def test_label_trust_makes_a_fit_learn_the_true_class_of_flipped_rows(noisy_tabu
     X, y_noisy = noisy_tabular
     flipped = y_noisy != tabular[1]
     teacher = fast().build_teacher().fit(X)
-    # CE, a weak edge term and many epochs: without trust the wrong labels get memorised.
+    # CE, a weak edge term and many epochs: without trust the wrong labels get
+    # memorised. The neighbours alone decide trust here (no label_trust_self, which
+    # gives a memorised label its weight back).
     params = dict(teacher=teacher, n_neighbors=5, early_stopping=False, relation_warmup=2,
-                  relation_weight=0.3, max_epochs=30, base_loss="ce")
+                  relation_weight=0.3, max_epochs=30, base_loss="ce", label_trust_self=False)
     on = fast(label_trust=1.0, **params).fit(X, y_noisy)
     off = fast(label_trust=0.0, **params).fit(X, y_noisy)
 
     def recovered(clf):
         return float(np.mean(clf.predict(X[flipped]) == tabular[1][flipped]))
     assert recovered(on) > recovered(off) + 0.1
+
+
+@pytest.mark.parametrize("base_loss", ["sce", "coteaching"])
+@pytest.mark.parametrize("label_trust_self", [True, False])
+def test_the_classifier_hands_label_trust_self_to_its_criterion(tabular, base_loss,
+                                                               label_trust_self):
+    from conftest import fast
+    from skorch.callbacks import Callback
+
+    class RecordCriterion(Callback):
+        def on_epoch_end(self, net, **kwargs):
+            self.trust_self = net.criterion_.trust_self
+
+    record = RecordCriterion()
+    fast(base_loss=base_loss, label_trust_self=label_trust_self, callbacks=[record],
+         max_epochs=1).fit(*tabular)
+    assert record.trust_self is label_trust_self
 
 
 # ------------------------------------------------------------------ node term
