@@ -385,7 +385,7 @@ class RelationDistillationLoss(nn.Module):
             weights = torch.maximum(weights, own)
         return weights
 
-    def base_terms(self, logits, y, epoch, training, targets=None, index=None):
+    def base_terms(self, logits, y, epoch, training, targets, index):
         """Mean base loss of each network (Co-teaching exchanges samples),
         weighted by label trust (:meth:`trust_weights`, from the batch's
         neighbour ``targets`` and row ``index``) when it applies."""
