@@ -182,3 +182,15 @@ def knn_accuracy(train, y_train, test, y_test):
 
     knn = KNeighborsClassifier(10, metric="cosine").fit(train, y_train)
     return float(knn.score(test, y_test))
+
+
+def count_only_flags(detector):
+    """The rows a fitted NoisyLabelDetector's count cut reaches before the rule
+    that never flags a row whose suggested label is its given label: the
+    lowest-quality rows, as many as the estimated number of wrong labels."""
+    import numpy as np
+
+    n = len(detector.label_quality_)
+    flags = np.zeros(n, dtype=bool)
+    flags[detector.ranked_indices_[:int(round(detector.noise_rate_ * n))]] = True
+    return flags
