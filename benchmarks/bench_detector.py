@@ -13,16 +13,18 @@ Protocol
 * Methods, each timed end to end on the noisy rows (probabilities + filter):
 
   ``ours``        ``NoisyLabelDetector(random_state=seed)``, every default
-                  (3 folds, teacher trained 5 epochs);
+                  (3 folds, teacher trained 5 epochs, the relation term with
+                  label trust after a 2-epoch warm-up);
   ``ours_cv5``    the same with 5 folds and 10 teacher epochs: what the
                   slower setting buys;
+  ``ours_rw0``    ``ours`` with the relation term off (``relation_weight=0``,
+                  the default before ``bench_detector_sweep.py`` chose it):
+                  what the term buys on these sets;
   ``ours_rwW``    ``ours`` with the network's ``relation_weight=W`` (1, 3, 10),
-                  label trust 0.5 without ``label_trust_self`` (the
-                  classifier's default when this file last ran);
-  ``ours_rw1_trust1_warm2``  weight 1 with ``label_trust=1`` and
-                  ``relation_warmup=2`` (trust acts from the third of the ten
-                  epochs): the measurements that choose the detector's
-                  relation settings;
+                  label trust 0.5 without ``label_trust_self`` and a 5-epoch
+                  warm-up (the classifier's defaults of an earlier run);
+  ``ours_rw1_trust1_warm2``  weight 1 with ``label_trust=1`` without
+                  ``label_trust_self``, and ``relation_warmup=2``;
   ``cl_net``      cleanlab ``find_label_issues`` (default filter, n_jobs=1) on
                   5-fold out-of-fold probabilities (StratifiedKFold, shuffled)
                   of a plain skorch ``NeuralNetClassifier``: the default MLP
@@ -75,21 +77,28 @@ from sklearn_rmd.modules import make_encoder  # noqa: E402
 from sklearn_rmd.noise import make_noisy_labels  # noqa: E402
 
 #: The network settings of each ``ours_rw*`` method.
+EARLIER = dict(label_trust=0.5, label_trust_self=False, relation_warmup=5)
 RELATION_VARIANTS = {
-    "ours_rw1": dict(relation_weight=1.0, label_trust=0.5, label_trust_self=False),
-    "ours_rw3": dict(relation_weight=3.0, label_trust=0.5, label_trust_self=False),
-    "ours_rw10": dict(relation_weight=10.0, label_trust=0.5, label_trust_self=False),
+    "ours_rw0": dict(relation_weight=0.0),
+    "ours_rw1": dict(EARLIER, relation_weight=1.0),
+    "ours_rw3": dict(EARLIER, relation_weight=3.0),
+    "ours_rw10": dict(EARLIER, relation_weight=10.0),
     "ours_rw1_trust1_warm2": dict(relation_weight=1.0, label_trust=1.0, relation_warmup=2,
                                   label_trust_self=False),
 }
 METHODS = {
     "ours": "NoisyLabelDetector(), defaults",
     "ours_cv5": "NoisyLabelDetector(cv=5), network with pretrain_epochs=10",
-    "ours_rw1": "NoisyLabelDetector() with relation_weight=1 in the network (label trust 0.5)",
-    "ours_rw3": "NoisyLabelDetector() with relation_weight=3 in the network (label trust 0.5)",
-    "ours_rw10": "NoisyLabelDetector() with relation_weight=10 in the network (label trust 0.5)",
-    "ours_rw1_trust1_warm2": "NoisyLabelDetector() with relation_weight=1, label_trust=1 and "
-                             "relation_warmup=2 in the network",
+    "ours_rw0": "NoisyLabelDetector() with the relation term off in the network "
+                "(relation_weight=0)",
+    "ours_rw1": "NoisyLabelDetector() with relation_weight=1 in the network (label trust 0.5, "
+                "5-epoch warm-up)",
+    "ours_rw3": "NoisyLabelDetector() with relation_weight=3 in the network (label trust 0.5, "
+                "5-epoch warm-up)",
+    "ours_rw10": "NoisyLabelDetector() with relation_weight=10 in the network (label trust "
+                 "0.5, 5-epoch warm-up)",
+    "ours_rw1_trust1_warm2": "NoisyLabelDetector() with relation_weight=1, label_trust=1 "
+                             "without label_trust_self, and relation_warmup=2 in the network",
     "cl_net": "cleanlab find_label_issues on 5-fold OOF of a plain skorch net (same network, epochs)",
     "cl_svc": "cleanlab find_label_issues on 5-fold OOF of StandardScaler + SVC(probability=True)",
 }

@@ -13,12 +13,14 @@ Protocol
   input_shape=..., **variant), random_state=seed)``: the default detector
   with the network's relation settings changed. The teacher is trained with
   the same seed in every variant, so it is the same teacher.
-* Variants: the relation term off (the default); on at weight 1 without label
-  trust; with the classifier's label trust (``label_trust=1``,
-  ``label_trust_self=True``), from the first epoch and after a 2-epoch
-  warm-up; and label trust 1 without ``label_trust_self`` after the warm-up
+* Variants: the relation term off (the detector's default when this sweep
+  first ran); on at weight 1 without label trust; with the classifier's label
+  trust (``label_trust=1``, ``label_trust_self=True``), after the
+  classifier's 5-epoch warm-up and after a 2-epoch one; and label trust 1
+  without ``label_trust_self`` after the 2-epoch warm-up
   (``ours_rw1_trust1_warm2`` of ``bench_detector.py``, the best pair-noise row
-  there).
+  there). Each variant sets every relation setting it depends on, so it
+  keeps its meaning when ``DEFAULT_NETWORK`` changes.
 * Reported per variant: F1 of the flagged rows against the flipped ones, mean
   over every kind x noise cell (each the mean over seeds), its gain over the
   relation term off (mean and worst cell), F1 per noise, AUROC of
@@ -28,7 +30,10 @@ Protocol
   flags a row whose suggested label is its given label. It shows what that
   rule costs.
 * Rule, fixed before the run: the variant with the highest mean F1 over the
-  cells is the detector's relation setting.
+  cells is the detector's relation setting. results/detector_sweep.md chose
+  ``w=1 trust self warm2``. Added after that run and before the detector
+  benchmark's: the chosen setting must also keep every target of
+  ``bench_detector.py`` that the setting before it met.
 
 Run ``python benchmarks/bench_detector_sweep.py`` (about fifteen minutes on
 one CPU thread), ``--kinds`` and ``--out`` to shard it (then ``--combine`` the
@@ -56,8 +61,8 @@ from sklearn_rmd.noise import make_noisy_labels  # noqa: E402
 TRUST = dict(relation_weight=1.0, label_trust=1.0)
 VARIANTS = {  # name: the network's relation settings
     "w=0": dict(relation_weight=0.0),
-    "w=1": dict(relation_weight=1.0, label_trust=0.0),
-    "w=1 trust self": dict(TRUST, label_trust_self=True),
+    "w=1": dict(relation_weight=1.0, label_trust=0.0, relation_warmup=5),
+    "w=1 trust self": dict(TRUST, label_trust_self=True, relation_warmup=5),
     "w=1 trust self warm2": dict(TRUST, label_trust_self=True, relation_warmup=2),
     "w=1 trust warm2": dict(TRUST, label_trust_self=False, relation_warmup=2),
 }
