@@ -13,13 +13,14 @@ Protocol
 * Methods, each timed end to end on the noisy rows (probabilities + filter):
 
   ``ours``        ``NoisyLabelDetector(random_state=seed)``, every default
-                  (3 folds, teacher trained 5 epochs, the relation term with
-                  label trust after a 2-epoch warm-up);
+                  (3 folds, teacher trained 5 epochs, relation term off);
   ``ours_cv5``    the same with 5 folds and 10 teacher epochs: what the
                   slower setting buys;
-  ``ours_rw0``    ``ours`` with the relation term off (``relation_weight=0``,
-                  the default before ``bench_detector_sweep.py`` chose it):
-                  what the term buys on these sets;
+  ``ours_relation``  ``ours`` with the relation setting
+                  ``bench_detector_sweep.py`` chose on the generated kinds
+                  (weight 1, ``label_trust=1`` with ``label_trust_self``,
+                  ``relation_warmup=2``): what it buys or costs on these sets;
+  ``ours_cv5_relation``  ``ours_cv5`` with that relation setting;
   ``ours_rwW``    ``ours`` with the network's ``relation_weight=W`` (1, 3, 10),
                   label trust 0.5 without ``label_trust_self`` and a 5-epoch
                   warm-up (the classifier's defaults of an earlier run);
@@ -76,10 +77,13 @@ from sklearn_rmd.metrics import detection_report  # noqa: E402
 from sklearn_rmd.modules import make_encoder  # noqa: E402
 from sklearn_rmd.noise import make_noisy_labels  # noqa: E402
 
-#: The network settings of each ``ours_rw*`` method.
+#: The network's relation settings of each method that changes them.
+SWEEP_CHOICE = dict(relation_weight=1.0, label_trust=1.0, label_trust_self=True,
+                    relation_warmup=2)
 EARLIER = dict(label_trust=0.5, label_trust_self=False, relation_warmup=5)
 RELATION_VARIANTS = {
-    "ours_rw0": dict(relation_weight=0.0),
+    "ours_relation": SWEEP_CHOICE,
+    "ours_cv5_relation": SWEEP_CHOICE,
     "ours_rw1": dict(EARLIER, relation_weight=1.0),
     "ours_rw3": dict(EARLIER, relation_weight=3.0),
     "ours_rw10": dict(EARLIER, relation_weight=10.0),
@@ -89,8 +93,10 @@ RELATION_VARIANTS = {
 METHODS = {
     "ours": "NoisyLabelDetector(), defaults",
     "ours_cv5": "NoisyLabelDetector(cv=5), network with pretrain_epochs=10",
-    "ours_rw0": "NoisyLabelDetector() with the relation term off in the network "
-                "(relation_weight=0)",
+    "ours_relation": "NoisyLabelDetector() with the relation term in the network as "
+                     "bench_detector_sweep.py chose it (weight 1, label_trust=1, "
+                     "label_trust_self=True, relation_warmup=2)",
+    "ours_cv5_relation": "ours_cv5 with that relation setting",
     "ours_rw1": "NoisyLabelDetector() with relation_weight=1 in the network (label trust 0.5, "
                 "5-epoch warm-up)",
     "ours_rw3": "NoisyLabelDetector() with relation_weight=3 in the network (label trust 0.5, "
@@ -178,7 +184,7 @@ def run_method(method, X, y, seed, params, device):
     torch.manual_seed(seed)
     start = time.perf_counter()
     if method.startswith("ours"):
-        detector = make_detector(seed, params, device, thorough=method == "ours_cv5",
+        detector = make_detector(seed, params, device, thorough=method.startswith("ours_cv5"),
                                  relation=RELATION_VARIANTS.get(method))
         flagged = detector.fit_predict(X, y)
         seconds = time.perf_counter() - start

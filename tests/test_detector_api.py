@@ -9,7 +9,6 @@ from sklearn.datasets import make_classification
 
 from sklearn_rmd import NoisyLabelDetector, RMDClassifier, SimSiamTeacher
 from sklearn_rmd import detector as detector_module
-from sklearn_rmd.losses import RelationDistillationLoss
 from sklearn_rmd.modules import Conv2dEncoder
 from sklearn_rmd.noise import make_noisy_labels
 
@@ -92,21 +91,6 @@ def test_default_network_trains_on_cross_entropy(tabular, tiny_defaults):
     # The base loss the detector benchmark measured, whatever the classifier's default.
     det = NoisyLabelDetector(cv=2, random_state=0, device="cpu").fit(*tabular)
     assert all("train_ce" in history[-1] for history in det.fold_histories_)
-
-
-def test_default_network_distils_the_teachers_relations(tabular, tiny_defaults,
-                                                         monkeypatch):
-    # The relation setting bench_detector_sweep.py chose: weight 1, label trust
-    # backed by the row's own prediction, from the third epoch on.
-    monkeypatch.setitem(detector_module.DEFAULT_NETWORK, "max_epochs", 3)
-    criteria = record_calls(monkeypatch, RelationDistillationLoss, "__init__")
-    det = NoisyLabelDetector(cv=2, random_state=0, device="cpu").fit(*tabular)
-    assert len(criteria) == 2  # one per fold
-    for _, kwargs in criteria:
-        assert kwargs["relation_weight"] == 1.0 and kwargs["label_trust"] == 1.0
-        assert kwargs["trust_self"] is True and kwargs["warmup_epochs"] == 2
-    for history in det.fold_histories_:  # the first epoch fills the prediction table
-        assert all(epoch["train_edge"] > 0 for epoch in history[1:])
 
 
 def test_module_reaches_the_default_network(tabular, tiny_defaults):
