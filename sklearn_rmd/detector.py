@@ -47,9 +47,9 @@ from .report import IssueReportMixin
 #   target (at most 1) the term-off network meets. The teacher still
 #   initialises the student and gives the neighbour evidence;
 # * 3 folds and 5 teacher epochs: the same file measures the cost against
-#   cleanlab on the same network (at most 0.86 times) and what 5 folds and 10
-#   teacher epochs add (F1 +0.005 to +0.021, at 1.43 to 1.48 times cleanlab's
-#   time instead of 0.78 to 0.86).
+#   cleanlab on the same network (at most 0.85 times) and what 5 folds and 10
+#   teacher epochs add (F1 +0.005 to +0.021, at 1.35 to 1.50 times cleanlab's
+#   time instead of 0.75 to 0.85).
 DEFAULT_NETWORK = dict(base_loss="ce", pretrain_epochs=5, max_epochs=10, relation_weight=0.0,
                        early_stopping=False)
 
