@@ -304,11 +304,8 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
         return (self.relation_weight > 0 or self.init_from_teacher
                 or (self.base_loss == "coteaching" and self.forget_rate is None))
 
-    def _criterion(self, X, teacher, student_dim, n_networks):
-        """The stage-2 criterion, with what the relation term needs from the teacher."""
-        relations = {}
-        if teacher is not None and self.relation_weight > 0:
-            relations = self._teacher_relations(X, teacher)
+    def _criterion(self, relations, student_dim, n_networks):
+        """The stage-2 criterion, with ``relations`` from :meth:`_teacher_relations`."""
         return RelationDistillationLoss(
             self._base_loss_fn(), student_dim, len(self.classes_), n_networks,
             relation_dim=self.relation_dim, relation_weight=self.relation_weight,
@@ -326,8 +323,7 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
         relations = {}
         embeddings = teacher.transform(X)
         if self.edge_weight > 0:
-            n_neighbors = min(self.n_neighbors, len(X) - 1)
-            relations["graph"] = knn_graph(embeddings, n_neighbors, device=self.device_)
+            relations["graph"] = self._teacher_graph(embeddings)
         if self.node_weight > 0:
             relations["teacher_dim"] = embeddings.shape[1]
             if self.teacher_features == "precomputed":
@@ -336,8 +332,14 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
                 relations["teacher_encoder"] = copy.deepcopy(teacher.encoder_)
         return relations
 
-    def _fit_student(self, X, y, teacher, seed):
-        """Stage 2: the student network(s) on the noisy labels."""
+    def _teacher_graph(self, embeddings):
+        """The kNN graph of the teacher's embeddings of the training rows."""
+        n_neighbors = min(self.n_neighbors, len(embeddings) - 1)
+        return knn_graph(embeddings, n_neighbors, device=self.device_)
+
+    def _fit_student(self, X, y, teacher, relations, seed):
+        """Stage 2: the student network(s) on the noisy labels, with ``relations``
+        from the teacher (:meth:`_teacher_relations`; empty without the relation term)."""
         n_networks = 2 if self.base_loss == "coteaching" else 1
         encoders = [self._new_encoder(X.shape[1]) for _ in range(n_networks)]
         dim = output_dim(encoders[0], X.shape[1])
@@ -353,7 +355,7 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
                         "input_shape, hidden_dims and embedding_dim, or set "
                         "init_from_teacher=False."
                     ) from exc
-        criterion = self._criterion(X, teacher, dim, n_networks)
+        criterion = self._criterion(relations, dim, n_networks)
         base_name = self.base_loss if isinstance(self.base_loss, str) else "base"
         scoring = [(f"train_{base_name}", PassthroughScoring(f"train_{base_name}", on_train=True))]
         scoring += [(f"train_{key}", PassthroughScoring(f"train_{key}", on_train=True))
@@ -414,14 +416,18 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
             with seeded(seed):
                 if teacher is not None and not is_fitted(teacher):
                     teacher.fit(X)
+                relations = {}
+                if teacher is not None and self.relation_weight > 0:
+                    relations = self._teacher_relations(X, teacher)
                 self.forget_rate_ = None
                 if self.base_loss == "coteaching":
                     self.forget_rate_ = self.forget_rate
-                    if self.forget_rate_ is None:
-                        self.forget_rate_ = min(estimate_noise_rate(
-                            teacher.transform(X), y_encoded, self.n_neighbors,
-                            device=self.device_), 0.5)
-                self.net_ = self._fit_student(X, y_encoded, teacher, seed)
+                    if self.forget_rate_ is None:  # the edge term's graph, when it has one
+                        graph = relations.get("graph")
+                        if graph is None:
+                            graph = self._teacher_graph(teacher.transform(X))
+                        self.forget_rate_ = min(estimate_noise_rate(graph, y_encoded), 0.5)
+                self.net_ = self._fit_student(X, y_encoded, teacher, relations, seed)
             self.history_ = self._finish(self.net_)
             self.teacher_ = teacher
         return self

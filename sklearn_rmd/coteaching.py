@@ -5,7 +5,7 @@ rate from the teacher's neighbourhoods."""
 import numpy as np
 import torch
 
-from .graph import neighbor_vote
+from .graph import neighbor_label_distribution
 
 
 def coteaching_selection(loss_a, loss_b, forget_rate):
@@ -29,12 +29,14 @@ def forget_schedule(forget_rate, epoch, forget_epochs):
     return forget_rate * min(epoch / forget_epochs, 1.0)
 
 
-def estimate_noise_rate(embeddings, y, n_neighbors=None, device="cpu"):
-    """Share of rows whose label disagrees with their teacher-space neighbours.
+def estimate_noise_rate(graph, y):
+    """Share of rows whose label disagrees with their neighbours' labels.
 
-    A label-free estimate used for Co-teaching's forget rate when none is given.
-    ``n_neighbors=None`` uses 10; ``device`` is where the neighbours are searched.
+    A label-free estimate used for Co-teaching's forget rate when none is
+    given. ``graph`` is the ``(indices, similarities)`` of
+    :func:`~sklearn_rmd.graph.knn_graph` over the teacher's embeddings of the
+    rows (the relation term's graph, so it is built once per fit).
     """
-    n_neighbors = min(n_neighbors or 10, len(y) - 1)
-    votes = neighbor_vote(embeddings, y, int(y.max()) + 1, n_neighbors, device=device)
+    indices, similarities = graph
+    votes = neighbor_label_distribution(indices, similarities, y, int(y.max()) + 1)
     return float(np.mean(votes.argmax(axis=1) != y))

@@ -3,10 +3,13 @@
 import numpy as np
 import pytest
 import torch
+from conftest import fast, record_calls
 from sklearn.datasets import make_blobs
 
+from sklearn_rmd import classifier as classifier_module
+from sklearn_rmd import graph as graph_module
 from sklearn_rmd.coteaching import coteaching_selection, estimate_noise_rate, forget_schedule
-from sklearn_rmd.graph import neighbor_vote
+from sklearn_rmd.graph import knn_graph, neighbor_vote
 from sklearn_rmd.noise import make_noisy_labels
 
 
@@ -40,14 +43,29 @@ def blobs():
 def test_estimate_noise_rate_finds_the_flipped_share(blobs, rate):
     X, y = blobs
     y_noisy, flipped = make_noisy_labels(y, rate, random_state=0)
-    estimate = estimate_noise_rate(X - X.mean(axis=0), y_noisy)
+    estimate = estimate_noise_rate(knn_graph(X - X.mean(axis=0), 10), y_noisy)
     assert flipped.mean() == pytest.approx(rate)
     assert estimate == pytest.approx(rate, abs=0.03)
 
 
 def test_estimate_noise_rate_of_clean_labels_is_near_zero(blobs):
     X, y = blobs
-    assert estimate_noise_rate(X - X.mean(axis=0), y) < 0.01
+    assert estimate_noise_rate(knn_graph(X - X.mean(axis=0), 10), y) < 0.01
+
+
+@pytest.mark.parametrize("relation_weight, n_graphs", [(1.0, 1), (0.0, 1)])
+def test_estimated_forget_rate_shares_the_relation_terms_graph(blobs, monkeypatch,
+                                                              relation_weight, n_graphs):
+    # One kNN graph of the teacher per fit: the edge term's, or the estimate's own
+    # when the relation term is off.
+    X, y = blobs
+    y_noisy, _ = make_noisy_labels(y, 0.2, random_state=0)
+    calls = [record_calls(monkeypatch, module, "knn_graph")
+             for module in (classifier_module, graph_module)]
+    model = fast(base_loss="coteaching", relation_weight=relation_weight, max_epochs=1,
+                 random_state=0).fit(X.astype(np.float32), y_noisy)
+    assert sum(map(len, calls)) == n_graphs
+    assert 0.0 < model.forget_rate_ <= 0.5
 
 
 def test_neighbor_vote_counts_each_rows_neighbours():

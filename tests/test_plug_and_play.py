@@ -86,14 +86,12 @@ def test_single_network_has_no_forget_rate(tabular):
 
 
 def test_coteaching_estimates_forget_rate_from_a_teacher(tabular, monkeypatch):
-    import sklearn_rmd.coteaching
-
-    votes = record_calls(monkeypatch, sklearn_rmd.coteaching, "neighbor_vote")
+    graphs = record_calls(monkeypatch, sklearn_rmd.classifier, "knn_graph")
     clf = fast(base_loss="coteaching", relation_weight=0.0, init_from_teacher=False)
     clf.fit(*tabular)
     assert clf.teacher_ is not None and 0 <= clf.forget_rate_ <= 0.5
-    # The vote runs where the edge term's graph does: on the estimator's device.
-    assert [kwargs["device"] for _, kwargs in votes] == [clf.device_]
+    # The estimate's graph is built as the edge term's is: on the estimator's device.
+    assert [kwargs["device"] for _, kwargs in graphs] == [clf.device_]
 
 
 @pytest.mark.slow
