@@ -115,6 +115,31 @@ def add_run_arguments(parser, name, quick_help):
     return parser
 
 
+def add_sweep_arguments(parser, combine=True):
+    """Add the arguments of a sweep on the generated kinds: ``--kinds``,
+    ``--seeds`` (filled by :func:`fill_sweep_defaults`), ``--out`` and, with
+    ``combine``, ``--combine`` for the shards' .json files."""
+    from _data import GENERATED, KINDS
+
+    parser.add_argument("--kinds", nargs="+", choices=list(KINDS), default=list(GENERATED))
+    parser.add_argument("--seeds", nargs="+", type=int, default=None,
+                        help="default 100 101 (100 with --quick)")
+    if combine:
+        parser.add_argument("--combine", nargs="+", default=None, metavar="SHARD_JSON",
+                            help="write the table from the .json files of shards run "
+                                 "with --kinds")
+    parser.add_argument("--out", default=None)
+    return parser
+
+
+def fill_sweep_defaults(args, name):
+    """Seeds 100 101 (100 with ``--quick``), rows no judged benchmark draws, and
+    the output prefix of :func:`fill_run_defaults`."""
+    if args.seeds is None:
+        args.seeds = [100] if args.quick else [100, 101]
+    return fill_run_defaults(args, name)
+
+
 def device_line(results):
     """The Markdown line naming the device, threads and commit of a run (and a
     warning when ``results['quick']``)."""
@@ -173,6 +198,15 @@ def load_shards(paths):
     if len(commits) != 1:
         raise SystemExit(f"shards come from different commits: {sorted(commits)}")
     return shards[0]["environment"], [r for shard in shards for r in shard["runs"]], shards[0]
+
+
+def adopt_shard_protocol(args, runs, first):
+    """Set ``args.kinds``, ``args.seeds`` and ``args.noise`` to what the shards
+    of :func:`load_shards` ran, so that a combined table names them."""
+    args.kinds = list(dict.fromkeys(r["kind"] for r in runs))
+    args.seeds = first["protocol"]["seeds"]
+    args.noise = [(k, kind, rate) for k, (kind, rate) in first["protocol"]["noise"].items()]
+    return args
 
 
 def knn_accuracy(train, y_train, test, y_test):

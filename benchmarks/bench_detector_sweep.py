@@ -54,9 +54,10 @@ pin_threads()
 
 import numpy as np  # noqa: E402
 
-from _common import (count_only_flags, environment_info, fill_run_defaults,  # noqa: E402
-                     load_shards, parse_noise, write_results)
-from _data import GENERATED, KINDS, splits  # noqa: E402
+from _common import (add_sweep_arguments, adopt_shard_protocol,  # noqa: E402
+                     count_only_flags, environment_info, fill_sweep_defaults, load_shards,
+                     parse_noise, write_results)
+from _data import splits  # noqa: E402
 from sklearn_rmd import NoisyLabelDetector, RMDClassifier  # noqa: E402
 from sklearn_rmd.detector import DEFAULT_NETWORK  # noqa: E402
 from sklearn_rmd.metrics import detection_report  # noqa: E402
@@ -91,10 +92,7 @@ def fit_variant(X, y, flipped, input_shape, seed, params, quick):
 def run(args):
     if args.combine:
         env, runs, first = load_shards(args.combine)
-        args.kinds = list(dict.fromkeys(r["kind"] for r in runs))
-        args.seeds = first["protocol"]["seeds"]
-        args.noise = [(k, kind, rate) for k, (kind, rate) in first["protocol"]["noise"].items()]
-        return write(args, env, runs)
+        return write(adopt_shard_protocol(args, runs, first), env, runs)
     env = environment_info()
     print("environment:", env, flush=True)
     quick = dict(pretrain_epochs=2, max_epochs=2) if args.quick else {}
@@ -195,18 +193,10 @@ def markdown(results):
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: 2 epochs per stage")
-    parser.add_argument("--kinds", nargs="+", choices=list(KINDS), default=list(GENERATED))
     parser.add_argument("--noise", nargs="+", type=parse_noise,
                         default=[parse_noise(k) for k in ("sym20", "sym40", "pair40")])
-    parser.add_argument("--seeds", nargs="+", type=int, default=None,
-                        help="default 100 101 (100 with --quick)")
-    parser.add_argument("--combine", nargs="+", default=None, metavar="SHARD_JSON",
-                        help="write the table from the .json files of shards run with --kinds")
-    parser.add_argument("--out", default=None)
-    args = parser.parse_args(argv)
-    if args.seeds is None:
-        args.seeds = [100] if args.quick else [100, 101]
-    return fill_run_defaults(args, "detector_sweep")
+    add_sweep_arguments(parser)
+    return fill_sweep_defaults(parser.parse_args(argv), "detector_sweep")
 
 
 if __name__ == "__main__":

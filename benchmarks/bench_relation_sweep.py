@@ -56,9 +56,10 @@ pin_threads()
 
 import numpy as np  # noqa: E402
 
-from _common import (environment_info, fill_run_defaults, load_shards,  # noqa: E402
-                     mean_std, parse_noise, write_results)
-from _data import GENERATED, KINDS, splits  # noqa: E402
+from _common import (add_sweep_arguments, adopt_shard_protocol,  # noqa: E402
+                     environment_info, fill_sweep_defaults, load_shards, mean_std,
+                     parse_noise, write_results)
+from _data import splits  # noqa: E402
 from sklearn_rmd import RMDClassifier, SimSiamTeacher  # noqa: E402
 from sklearn_rmd.noise import make_noisy_labels  # noqa: E402
 
@@ -98,10 +99,7 @@ def run(args):
         env, runs, first = load_shards(args.combine)
         if first["protocol"]["grid"] != args.grid:
             raise SystemExit(f"the shards ran --grid {first['protocol']['grid']}")
-        args.kinds = list(dict.fromkeys(r["kind"] for r in runs))
-        args.seeds = first["protocol"]["seeds"]
-        args.noise = [(k, kind, rate) for k, (kind, rate) in first["protocol"]["noise"].items()]
-        return write(args, env, runs)
+        return write(adopt_shard_protocol(args, runs, first), env, runs)
     env = environment_info()
     print("environment:", env, flush=True)
     quick = dict(max_epochs=2) if args.quick else {}
@@ -187,25 +185,18 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: 2 epochs per stage")
     parser.add_argument("--grid", choices=("weight", "trust", "base", "self"), default="weight")
-    parser.add_argument("--kinds", nargs="+", choices=list(KINDS), default=list(GENERATED))
     parser.add_argument("--noise", nargs="+", type=parse_noise, default=None,
                         help="default sym50 pair40 (weight grid), sym0 sym20 sym50 pair40 "
                              "(self grid), sym20 sym50 pair40 (the others)")
-    parser.add_argument("--seeds", nargs="+", type=int, default=None,
-                        help="default 100 101 (100 with --quick)")
-    parser.add_argument("--combine", nargs="+", default=None, metavar="SHARD_JSON",
-                        help="write the table from the .json files of shards run with --kinds")
-    parser.add_argument("--out", default=None)
+    add_sweep_arguments(parser)
     args = parser.parse_args(argv)
-    if args.seeds is None:
-        args.seeds = [100] if args.quick else [100, 101]
     if args.noise is None:
         keys = {"weight": ("sym50", "pair40"),
                 "self": ("sym0", "sym20", "sym50", "pair40")}.get(
                     args.grid, ("sym20", "sym50", "pair40"))
         args.noise = [parse_noise(k) for k in keys]
     name = "relation_sweep" if args.grid == "weight" else f"relation_sweep_{args.grid}"
-    return fill_run_defaults(args, name)
+    return fill_sweep_defaults(args, name)
 
 
 if __name__ == "__main__":

@@ -32,9 +32,9 @@ pin_threads()
 
 import numpy as np  # noqa: E402
 
-from _common import (environment_info, fill_run_defaults, knn_accuracy,  # noqa: E402
-                     mean_std, write_results)
-from _data import GENERATED, KINDS, splits  # noqa: E402
+from _common import (add_sweep_arguments, environment_info, fill_sweep_defaults,  # noqa: E402
+                     knn_accuracy, mean_std, write_results)
+from _data import splits  # noqa: E402
 from sklearn_rmd import SimSiamTeacher  # noqa: E402
 
 STRENGTHS = (0.25, 0.5, 1.0)
@@ -105,16 +105,10 @@ def markdown(results, names):
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: 2 epochs")
-    parser.add_argument("--kinds", nargs="+", choices=list(KINDS), default=list(GENERATED))
     parser.add_argument("--strengths", nargs="+", type=float, default=list(STRENGTHS))
     parser.add_argument("--epochs", nargs="+", type=int, default=list(EPOCHS))
-    parser.add_argument("--seeds", nargs="+", type=int, default=None,
-                        help="default 100 101 (100 with --quick)")
-    parser.add_argument("--out", default=None)
-    args = parser.parse_args(argv)
-    if args.seeds is None:
-        args.seeds = [100] if args.quick else [100, 101]
-    return fill_run_defaults(args, "teacher_augment")
+    add_sweep_arguments(parser, combine=False)
+    return fill_sweep_defaults(parser.parse_args(argv), "teacher_augment")
 
 
 if __name__ == "__main__":
