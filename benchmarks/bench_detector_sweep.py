@@ -13,11 +13,11 @@ Protocol
   input_shape=..., **variant), random_state=seed)``: the default detector
   with the network's relation settings changed. The teacher is trained with
   the same seed in every variant, so it is the same teacher.
-* Variants: the relation term off (the detector's default when this sweep
-  first ran); on at weight 1 without label trust; with the classifier's label
-  trust (``label_trust=1``, ``label_trust_self=True``), after the
-  classifier's 5-epoch warm-up and after a 2-epoch one; and label trust 1
-  without ``label_trust_self`` after the 2-epoch warm-up
+* Variants: the relation term off (the detector's default); on at weight 1
+  without label trust; with the classifier's label trust (``label_trust=1``,
+  ``label_trust_self=True``), after the classifier's 5-epoch warm-up and
+  after a 2-epoch one; and label trust 1 without ``label_trust_self`` after
+  the 2-epoch warm-up
   (``ours_rw1_trust1_warm2`` of ``bench_detector.py``, the best pair-noise row
   there). Each variant sets every relation setting it depends on, so it
   keeps its meaning when ``DEFAULT_NETWORK`` changes.
@@ -39,7 +39,7 @@ Protocol
   detector's network keeps the relation term off; ``bench_detector.py``
   measures the chosen setting as ``ours_relation``.
 
-Run ``python benchmarks/bench_detector_sweep.py`` (about fifteen minutes on
+Run ``python benchmarks/bench_detector_sweep.py`` (about twelve minutes on
 one CPU thread), ``--kinds`` and ``--out`` to shard it (then ``--combine`` the
 shards' .json files), ``--quick`` for a smoke run.
 """

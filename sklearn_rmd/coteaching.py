@@ -35,7 +35,7 @@ def estimate_noise_rate(graph, y):
     A label-free estimate used for Co-teaching's forget rate when none is
     given. ``graph`` is the ``(indices, similarities)`` of
     :func:`~sklearn_rmd.graph.knn_graph` over the teacher's embeddings of the
-    rows (the relation term's graph, so it is built once per fit).
+    rows: the edge term's graph when the fit has one, so that it is built once.
     """
     indices, similarities = graph
     votes = neighbor_label_distribution(indices, similarities, y, int(y.max()) + 1)

@@ -39,7 +39,7 @@ from .report import IssueReportMixin
 #   wrong labels, and every training row of a fold is used;
 # * relation_weight=0. benchmarks/bench_detector_sweep.py chose weight 1 with
 #   label trust (label_trust_self, 2-epoch warm-up) on the generated kinds
-#   (results/detector_sweep.md: mean F1 0.749 against 0.738, but 2.1 points
+#   (results/detector_sweep.md: mean F1 0.749 against 0.738, but 2.2 points
 #   lower at sym20). On the judged sets (results/detector.md, row
 #   ours_relation) it raises F1 at pair noise but lowers it on 20 000
 #   synthetic rows, and as the default there (detector.md at commit

@@ -53,19 +53,22 @@ def test_estimate_noise_rate_of_clean_labels_is_near_zero(blobs):
     assert estimate_noise_rate(knn_graph(X - X.mean(axis=0), 10), y) < 0.01
 
 
-@pytest.mark.parametrize("relation_weight, n_graphs", [(1.0, 1), (0.0, 1)])
-def test_estimated_forget_rate_shares_the_relation_terms_graph(blobs, monkeypatch,
-                                                              relation_weight, n_graphs):
+@pytest.mark.parametrize("relation", [dict(relation_weight=1.0), dict(relation_weight=0.0),
+                                      dict(edge_weight=0.0, node_weight=1.0)])
+def test_estimated_forget_rate_shares_the_edge_terms_graph(blobs, monkeypatch, relation):
     # One kNN graph of the teacher per fit: the edge term's, or the estimate's own
-    # when the relation term is off.
+    # when there is no edge term; the estimate is the same either way.
     X, y = blobs
+    X = X.astype(np.float32)
     y_noisy, _ = make_noisy_labels(y, 0.2, random_state=0)
     calls = [record_calls(monkeypatch, module, "knn_graph")
              for module in (classifier_module, graph_module)]
-    model = fast(base_loss="coteaching", relation_weight=relation_weight, max_epochs=1,
-                 random_state=0).fit(X.astype(np.float32), y_noisy)
-    assert sum(map(len, calls)) == n_graphs
-    assert 0.0 < model.forget_rate_ <= 0.5
+    model = fast(base_loss="coteaching", max_epochs=1, random_state=0, **relation)
+    model.fit(X, y_noisy)
+    assert sum(map(len, calls)) == 1
+    graph = knn_graph(model.teacher_.transform(X), model.n_neighbors)
+    assert model.forget_rate_ == min(estimate_noise_rate(graph, y_noisy), 0.5)
+    assert 0.1 < model.forget_rate_ < 0.5
 
 
 def test_neighbor_vote_counts_each_rows_neighbours():
