@@ -32,6 +32,14 @@ Protocol
   and pair40, so that what trust costs on clean labels is in the table. It
   chose the defaults, trust 1 with ``label_trust_self``: the highest mean
   accuracy over every cell.
+* ``--grid space`` (results/relation_sweep_space.md): the default estimator
+  with the relation term off and with the teacher graph's neighbours searched
+  in the teacher's embeddings, in those and the standardised input columns
+  together (``neighbor_spaces=('teacher', 'input')``: mean cosine
+  similarity), or in the input alone; noise sym0, sym20, sym50 and pair40.
+  Also the kNN-10 accuracy of each space against the clean labels. Rule,
+  fixed before the run: the default becomes the set of spaces with the
+  highest mean accuracy over every cell.
 * The weight and base grids' result files ran with 40 teacher epochs, before
   ``pretrain_epochs='auto'`` became the default; a rerun trains longer
   teachers.
@@ -41,7 +49,8 @@ Protocol
 
 Run ``python benchmarks/bench_relation_sweep.py --grid weight`` (about twenty
 minutes on one CPU thread), ``--grid trust`` (about twenty) or ``--grid base``
-(about fifty), ``--grid self`` (about thirty), ``--kinds`` and
+(about fifty), ``--grid self`` (about thirty), ``--grid space`` (about
+thirty), ``--kinds`` and
 ``--out`` to shard it (then ``--combine`` the shards' .json files), ``--quick``
 for a smoke run.
 """
@@ -57,10 +66,11 @@ pin_threads()
 import numpy as np  # noqa: E402
 
 from _common import (add_sweep_arguments, adopt_shard_protocol,  # noqa: E402
-                     environment_info, fill_sweep_defaults, load_shards, mean_std,
+                     environment_info, fill_sweep_defaults, knn_accuracy, load_shards, mean_std,
                      parse_noise, write_results)
 from _data import splits  # noqa: E402
 from sklearn_rmd import RMDClassifier, SimSiamTeacher  # noqa: E402
+from sklearn_rmd.graph import joint_space  # noqa: E402
 from sklearn_rmd.noise import make_noisy_labels  # noqa: E402
 
 BASE_LOSSES = ("ce", "gce")
@@ -68,6 +78,7 @@ RELATION_WEIGHTS = (0.0, 1.0, 3.0, 10.0)
 TRUST = ((1.0, 0.0), (1.0, 0.5), (1.0, 1.0), (3.0, 1.0))  # (relation weight, label trust)
 SELF = ((0.5, False), (0.5, True), (1.0, False), (1.0, True))  # (label trust, label_trust_self)
 ALL_BASE_LOSSES = ("ce", "gce", "sce", "coteaching")
+SPACE_SETS = (("teacher",), ("teacher", "input"), ("input",))
 
 
 def variants(grid):
@@ -87,6 +98,10 @@ def variants(grid):
         for trust, own in SELF:
             yield (f"trust={trust:g}" + (" self" if own else ""),
                    dict(label_trust=trust, label_trust_self=own), "w=0")
+    elif grid == "space":
+        yield "w=0", dict(relation_weight=0.0), "w=0"
+        for spaces in SPACE_SETS:
+            yield "+".join(spaces), dict(neighbor_spaces=spaces), "w=0"
     else:
         for weight, trust in TRUST:
             yield (f"w={weight:g} trust={trust:g}",
@@ -112,6 +127,8 @@ def run(args):
             y_noisy, _ = make_noisy_labels(y_train, rate, kind=noise_kind,
                                            random_state=seed)
             record = dict(kind=kind, noise=noise_key, seed=seed, accuracy={})
+            if args.grid == "space":
+                record["knn"] = space_knn(teacher, X_train, X_test, y_train, y_test)
             for name, params, _ in variants(args.grid):
                 model = RMDClassifier(teacher=teacher, input_shape=input_shape,
                                       random_state=seed, **params, **quick)
@@ -123,6 +140,20 @@ def run(args):
             print(f"{kind} {noise_key} seed {seed}: " + "  ".join(
                 f"{k} {v:.3f}" for k, v in record["accuracy"].items()), flush=True)
     return write(args, env, runs)
+
+
+def space_knn(teacher, X_train, X_test, y_train, y_test):
+    """kNN-10 accuracy (clean labels) in each set of ``SPACE_SETS``: how well
+    the neighbours the edge term would distil follow the true classes."""
+    # The input space as the classifier searches it: columns standardised on
+    # the training rows.
+    mean, scale = X_train.mean(axis=0), X_train.std(axis=0)
+    scale = np.where(scale > 0, scale, 1.0)
+    views = {"teacher": (teacher.transform(X_train), teacher.transform(X_test)),
+             "input": ((X_train - mean) / scale, (X_test - mean) / scale)}
+    return {"+".join(spaces): knn_accuracy(joint_space(*(views[s][0] for s in spaces)), y_train,
+                                           joint_space(*(views[s][1] for s in spaces)), y_test)
+            for spaces in SPACE_SETS}
 
 
 def write(args, env, runs):
@@ -163,6 +194,16 @@ def markdown(results, names):
     for r in results["runs"]:
         lines.append(f"| {r['kind']} | {r['noise']} | {r['seed']} | "
                      + " | ".join(f"{r['accuracy'][n]:.3f}" for n in names) + " |")
+    if "knn" in results["runs"][0]:
+        spaces = list(results["runs"][0]["knn"])
+        lines += ["", "## kNN-10 accuracy of each space (clean labels, mean ± std over "
+                  "seeds)", "", "| kind | " + " | ".join(spaces) + " |",
+                  "|---" * (len(spaces) + 1) + "|"]
+        for kind in results["protocol"]["kinds"]:
+            once = {r["seed"]: r["knn"] for r in results["runs"] if r["kind"] == kind}
+            lines.append(f"| {kind} | " + " | ".join(
+                "{:.3f} ± {:.3f}".format(*mean_std([v[s] for v in once.values()]))
+                for s in spaces) + " |")
     lines += ["", "## Summary (mean ± std over all cells; gain over the same base loss "
               "with the relation term off (trust grid: trust off), in points: mean over "
               "kind x noise cells, and the worst such cell)", "",
@@ -184,15 +225,16 @@ def markdown(results, names):
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: 2 epochs per stage")
-    parser.add_argument("--grid", choices=("weight", "trust", "base", "self"), default="weight")
+    parser.add_argument("--grid", choices=("weight", "trust", "base", "self", "space"), default="weight")
     parser.add_argument("--noise", nargs="+", type=parse_noise, default=None,
                         help="default sym50 pair40 (weight grid), sym0 sym20 sym50 pair40 "
-                             "(self grid), sym20 sym50 pair40 (the others)")
+                             "(self and space grids), sym20 sym50 pair40 (the others)")
     add_sweep_arguments(parser)
     args = parser.parse_args(argv)
     if args.noise is None:
         keys = {"weight": ("sym50", "pair40"),
-                "self": ("sym0", "sym20", "sym50", "pair40")}.get(
+                "self": ("sym0", "sym20", "sym50", "pair40"),
+                "space": ("sym0", "sym20", "sym50", "pair40")}.get(
                     args.grid, ("sym20", "sym50", "pair40"))
         args.noise = [parse_noise(k) for k in keys]
     name = "relation_sweep" if args.grid == "weight" else f"relation_sweep_{args.grid}"

@@ -202,6 +202,13 @@ def check_classifier_params(clf, n_features):
         raise ValueError(f"label_trust={clf.label_trust} must be in [0, 1] (0 turns it off).")
     if not isinstance(clf.label_trust_self, (bool, np.bool_)):
         raise ValueError(f"label_trust_self={clf.label_trust_self!r} must be True or False.")
+    spaces = clf.neighbor_spaces
+    if not (isinstance(spaces, (tuple, list)) and spaces and set(spaces) <= set(SPACES)
+            and len(set(spaces)) == len(spaces)):
+        raise ValueError(
+            f"neighbor_spaces={spaces!r}; use a tuple of distinct spaces out of {SPACES}, "
+            "e.g. ('teacher',)."
+        )
     check_teacher_epochs(clf.pretrain_epochs, "pretrain_epochs")
     check_callbacks(clf.callbacks)
     for name in ("lr", "pretrain_lr"):

@@ -13,7 +13,7 @@ from ._network_builder import NetworkBuilderMixin
 from ._validation import check_classifier_params, validate_labelled
 from .coteaching import estimate_noise_rate
 from .early_stopping import early_stopping
-from .graph import knn_graph
+from .graph import joint_space, knn_graph, standardize
 from .losses import RelationDistillationLoss, base_loss_function
 from .modules import StudentNetwork, Students, mean_softmax, output_dim
 from .nets import RMDNet
@@ -74,6 +74,11 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
     n_neighbors : int (default=10)
       K of the teacher's kNN graph over the training rows (edge term), and
       of the neighbour vote behind Co-teaching's estimated forget rate.
+
+    neighbor_spaces : tuple of {'teacher', 'input'} (default=('teacher',))
+      Where that graph's neighbours are searched: the teacher's embeddings,
+      the standardised input columns, or both, ranked by the mean of their
+      cosine similarities (:func:`sklearn_rmd.graph.joint_space`).
 
     relation_warmup : int (default=5)
       Epochs over which the relation term ramps up linearly (epoch e gets
@@ -214,7 +219,8 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
     def __init__(self, module=None, input_shape=None, hidden_dims=None, embedding_dim=128,
                  dropout=0.0, base_loss="sce", gce_q=0.7, sce_alpha=0.1, sce_beta=1.0,
                  forget_rate=None, forget_epochs=10, relation_weight=1.0, edge_weight=1.0,
-                 node_weight=0.0, n_neighbors=10, relation_dim=128, relation_warmup=5,
+                 node_weight=0.0, n_neighbors=10, neighbor_spaces=("teacher",),
+                 relation_dim=128, relation_warmup=5,
                  label_trust=1.0, label_trust_self=True,
                  teacher_features="precomputed", init_from_teacher=True,
                  student_augment=False, augment="auto", augment_strength=0.5,
@@ -237,6 +243,7 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
         self.edge_weight = edge_weight
         self.node_weight = node_weight
         self.n_neighbors = n_neighbors
+        self.neighbor_spaces = neighbor_spaces
         self.relation_dim = relation_dim
         self.relation_warmup = relation_warmup
         self.label_trust = label_trust
@@ -323,7 +330,7 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
         relations = {}
         embeddings = teacher.transform(X)
         if self.edge_weight > 0:
-            relations["graph"] = self._teacher_graph(embeddings)
+            relations["graph"] = self._teacher_graph(X, embeddings)
         if self.node_weight > 0:
             relations["teacher_dim"] = embeddings.shape[1]
             if self.teacher_features == "precomputed":
@@ -332,10 +339,14 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
                 relations["teacher_encoder"] = copy.deepcopy(teacher.encoder_)
         return relations
 
-    def _teacher_graph(self, embeddings):
-        """The kNN graph of the teacher's embeddings of the training rows."""
-        n_neighbors = min(self.n_neighbors, len(embeddings) - 1)
-        return knn_graph(embeddings, n_neighbors, device=self.device_)
+    def _teacher_graph(self, X, embeddings):
+        """The kNN graph over the training rows ``X`` in ``neighbor_spaces``,
+        given the teacher's ``embeddings`` of them."""
+        spaces = [embeddings if space == "teacher" else standardize(X)
+                  for space in self.neighbor_spaces]
+        n_neighbors = min(self.n_neighbors, len(X) - 1)
+        return knn_graph(spaces[0] if len(spaces) == 1 else joint_space(*spaces),
+                         n_neighbors, device=self.device_)
 
     def _fit_student(self, X, y, teacher, relations, seed):
         """Stage 2: the student network(s) on the noisy labels, with ``relations``
@@ -425,7 +436,7 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
                     if self.forget_rate_ is None:  # the edge term's graph, when it has one
                         graph = relations.get("graph")
                         if graph is None:
-                            graph = self._teacher_graph(teacher.transform(X))
+                            graph = self._teacher_graph(X, teacher.transform(X))
                         self.forget_rate_ = min(estimate_noise_rate(graph, y_encoded), 0.5)
                 self.net_ = self._fit_student(X, y_encoded, teacher, relations, seed)
             self.history_ = self._finish(self.net_)

@@ -264,6 +264,27 @@ def standardize(X):
     return (X - X.mean(axis=0)) / np.where(scale > 0, scale, 1.0)
 
 
+def joint_space(*embeddings):
+    """Each array's rows L2-normalised, placed side by side.
+
+    The cosine similarity of two rows of the result is the mean of their
+    cosine similarities in the given spaces, so a kNN search over it ranks
+    neighbours by every space at once.
+
+    Parameters
+    ----------
+    *embeddings : arrays of shape (n_samples, d_i)
+      The same rows in each space.
+
+    Returns
+    -------
+    ndarray of shape (n_samples, sum of d_i), float32
+    """
+    parts = [np.asarray(e, dtype=np.float32) for e in embeddings]
+    norms = [np.linalg.norm(p, axis=1, keepdims=True) for p in parts]
+    return np.hstack([p / np.maximum(n, 1e-12) for p, n in zip(parts, norms)])
+
+
 def neighbor_graphs(X, spaces, teacher=None, n_neighbors=10, device="cpu", backend="auto"):
     """The :func:`knn_graph` of each neighbour space.
 

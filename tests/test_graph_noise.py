@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from conftest import brute_force_knn
 
-from sklearn_rmd.graph import knn_graph, neighbor_label_distribution
+from sklearn_rmd.graph import joint_space, knn_graph, neighbor_label_distribution
 from sklearn_rmd.noise import make_noisy_labels
 
 
@@ -33,6 +33,19 @@ def test_knn_graph_excludes_self_even_with_duplicates():
 def test_knn_graph_rejects_bad_n_neighbors(n_neighbors):
     with pytest.raises(ValueError, match="n_neighbors"):
         knn_graph(np.random.RandomState(0).randn(10, 3), n_neighbors=n_neighbors)
+
+
+def test_joint_space_similarity_is_the_mean_of_the_spaces():
+    rng = np.random.RandomState(4)
+    a, b = rng.randn(12, 5), 100 * rng.randn(12, 3)  # different scales and widths
+    joint = joint_space(a, b)
+    assert joint.shape == (12, 8)
+
+    def cosine(x):
+        x = x / np.linalg.norm(x, axis=1, keepdims=True)
+        return x @ x.T
+
+    np.testing.assert_allclose(cosine(joint), (cosine(a) + cosine(b)) / 2, atol=1e-5)
 
 
 def test_neighbor_label_distribution():

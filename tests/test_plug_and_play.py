@@ -10,6 +10,7 @@ from sklearn.model_selection import GridSearchCV
 import sklearn_rmd.classifier
 import sklearn_rmd.losses
 from sklearn_rmd.augment import TabularAugment
+from sklearn_rmd.graph import joint_space
 from sklearn_rmd.losses import RelationDistillationLoss
 from sklearn_rmd.nets import SimSiamNet
 
@@ -188,3 +189,16 @@ def test_n_neighbors_is_the_k_of_the_teacher_graph(tabular, monkeypatch):
     # The graph is built on the frozen teacher's embeddings of every training row.
     np.testing.assert_allclose(embeddings, clf.teacher_.transform(tabular[0]), atol=1e-6)
     assert np.isfinite(clf.history_[-1, "train_edge"])
+
+
+@pytest.mark.parametrize("spaces", [("teacher", "input"), ("input",)])
+def test_neighbor_spaces_choose_where_the_graph_is_searched(tabular, monkeypatch, spaces):
+    calls = record_calls(monkeypatch, sklearn_rmd.classifier, "knn_graph")
+    clf = fast(neighbor_spaces=spaces).fit(*tabular)
+    monkeypatch.undo()
+    (embeddings, _), _ = calls[0]
+    X = tabular[0]
+    views = {"teacher": clf.teacher_.transform(X),
+             "input": (X - X.mean(axis=0)) / X.std(axis=0)}
+    expected = joint_space(*(views[s] for s in spaces)) if len(spaces) > 1 else views[spaces[0]]
+    np.testing.assert_allclose(embeddings, expected, atol=1e-5)
