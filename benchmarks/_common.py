@@ -228,3 +228,21 @@ def count_only_flags(detector):
     flags = np.zeros(n, dtype=bool)
     flags[detector.ranked_indices_[:int(round(detector.noise_rate_ * n))]] = True
     return flags
+
+
+def graph_space_accuracy(teacher, spaces, X_train, X_test, y_train, y_test):
+    """:func:`knn_accuracy` (clean labels) in the space where
+    ``RMDClassifier(neighbor_spaces=spaces)`` searches its teacher graph: how
+    well the neighbours the edge term distils follow the true classes."""
+    import numpy as np
+
+    from sklearn_rmd.graph import joint_space
+
+    # The input space as the classifier searches it: columns standardised on
+    # the training rows.
+    mean, scale = X_train.mean(axis=0), X_train.std(axis=0)
+    scale = np.where(scale > 0, scale, 1.0)
+    views = {"teacher": (teacher.transform(X_train), teacher.transform(X_test)),
+             "input": ((X_train - mean) / scale, (X_test - mean) / scale)}
+    train, test = (joint_space(*(views[space][i] for space in spaces)) for i in (0, 1))
+    return knn_accuracy(train, y_train, test, y_test)

@@ -66,11 +66,10 @@ pin_threads()
 import numpy as np  # noqa: E402
 
 from _common import (add_sweep_arguments, adopt_shard_protocol,  # noqa: E402
-                     environment_info, fill_sweep_defaults, knn_accuracy, load_shards, mean_std,
-                     parse_noise, write_results)
+                     environment_info, fill_sweep_defaults, graph_space_accuracy, load_shards,
+                     mean_std, parse_noise, write_results)
 from _data import splits  # noqa: E402
 from sklearn_rmd import RMDClassifier, SimSiamTeacher  # noqa: E402
-from sklearn_rmd.graph import joint_space  # noqa: E402
 from sklearn_rmd.noise import make_noisy_labels  # noqa: E402
 
 BASE_LOSSES = ("ce", "gce")
@@ -128,7 +127,8 @@ def run(args):
                                            random_state=seed)
             record = dict(kind=kind, noise=noise_key, seed=seed, accuracy={})
             if args.grid == "space":
-                record["knn"] = space_knn(teacher, X_train, X_test, y_train, y_test)
+                record["knn"] = {"+".join(spaces): graph_space_accuracy(
+                    teacher, spaces, X_train, X_test, y_train, y_test) for spaces in SPACE_SETS}
             for name, params, _ in variants(args.grid):
                 model = RMDClassifier(teacher=teacher, input_shape=input_shape,
                                       random_state=seed, **params, **quick)
@@ -140,20 +140,6 @@ def run(args):
             print(f"{kind} {noise_key} seed {seed}: " + "  ".join(
                 f"{k} {v:.3f}" for k, v in record["accuracy"].items()), flush=True)
     return write(args, env, runs)
-
-
-def space_knn(teacher, X_train, X_test, y_train, y_test):
-    """kNN-10 accuracy (clean labels) in each set of ``SPACE_SETS``: how well
-    the neighbours the edge term would distil follow the true classes."""
-    # The input space as the classifier searches it: columns standardised on
-    # the training rows.
-    mean, scale = X_train.mean(axis=0), X_train.std(axis=0)
-    scale = np.where(scale > 0, scale, 1.0)
-    views = {"teacher": (teacher.transform(X_train), teacher.transform(X_test)),
-             "input": ((X_train - mean) / scale, (X_test - mean) / scale)}
-    return {"+".join(spaces): knn_accuracy(joint_space(*(views[s][0] for s in spaces)), y_train,
-                                           joint_space(*(views[s][1] for s in spaces)), y_test)
-            for spaces in SPACE_SETS}
 
 
 def write(args, env, runs):
