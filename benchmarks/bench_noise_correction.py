@@ -1,6 +1,7 @@
-"""What the default estimator leaves on the table, and whether a noise matrix
-gets it back: forward loss correction with estimated and true noise
-matrices, and an oracle that trains on the correctly labelled rows only.
+"""What the default estimator leaves on the table, and what gets it back:
+forward loss correction with estimated and true noise matrices, the
+detector's cleaning before the fit, and an oracle that trains on the
+correctly labelled rows only.
 
 Protocol
 --------
@@ -22,6 +23,11 @@ Protocol
     each group's given labels make a column), taken from
     ``NoisyLabelDetector(input_shape=...).fit(X, y).noise_matrix_``, or
     counted from the true labels (an oracle);
+  - ``detector removes``, ``detector relabels``: the default estimator
+    fitted on what that detector's ``fit_resample`` returns with
+    ``action='remove'`` (the flagged rows dropped) or ``'relabel'`` (their
+    labels replaced by the suggested ones): the two-step recipe of
+    ``docs/detection.md``;
   - ``clean rows only``: the default estimator fitted on the rows whose
     given label is the true one (an oracle for sample selection: what a
     perfect filter would leave to learn from);
@@ -32,7 +38,7 @@ Protocol
   classifier benchmark's targets (3 / 6 / 12 points at sym20 / sym50 /
   pair40), and the diagonal mean of each estimated ``T`` against the true one.
 
-Run ``python benchmarks/bench_noise_correction.py`` (about forty minutes on
+Run ``python benchmarks/bench_noise_correction.py`` (about fifty minutes on
 one CPU thread), ``--kinds`` and ``--out`` to shard it (then ``--combine``
 the shards' .json files), ``--quick`` for a smoke run.
 """
@@ -57,7 +63,7 @@ from sklearn_rmd.losses import base_loss_function  # noqa: E402
 from sklearn_rmd.noise import make_noisy_labels  # noqa: E402
 
 VARIANTS = ("default", "forward graph", "forward detector", "forward true",
-            "clean rows only", "clean")
+            "detector removes", "detector relabels", "clean rows only", "clean")
 ESTIMATES = ("graph", "detector", "true")
 GAP_TARGETS = {"sym20": 3.0, "sym50": 6.0, "pair40": 12.0}
 BASE_LOSS = base_loss_function(RMDClassifier().base_loss)
@@ -133,6 +139,10 @@ def run(args):
             for name in ESTIMATES:
                 accuracy[f"forward {name}"] = fit_score(
                     X_train, y_noisy, base_loss=ForwardCorrected(matrices[name]))
+            # fit_resample reuses the fit above (same data and parameters).
+            for action in ("remove", "relabel"):
+                accuracy[f"detector {action}s"] = fit_score(
+                    *detector.fit_resample(X_train, y_noisy, action=action))
             accuracy["clean rows only"] = fit_score(X_train[correct], y_train[correct])
             accuracy["clean"] = clean
             record = dict(kind=kind, noise=noise_key, seed=seed, accuracy=accuracy,
