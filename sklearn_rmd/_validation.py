@@ -200,8 +200,9 @@ def check_classifier_params(clf, n_features):
             raise ValueError(f"{name}={getattr(clf, name)} must be non-negative.")
     if not 0 <= clf.label_trust <= 1:
         raise ValueError(f"label_trust={clf.label_trust} must be in [0, 1] (0 turns it off).")
-    if not isinstance(clf.label_trust_self, (bool, np.bool_)):
-        raise ValueError(f"label_trust_self={clf.label_trust_self!r} must be True or False.")
+    for name in ("label_trust_self", "loss_mixture"):
+        if not isinstance(getattr(clf, name), (bool, np.bool_)):
+            raise ValueError(f"{name}={getattr(clf, name)!r} must be True or False.")
     spaces = clf.neighbor_spaces
     if not (isinstance(spaces, (tuple, list)) and spaces and set(spaces) <= set(SPACES)
             and len(set(spaces)) == len(spaces)):

@@ -104,6 +104,14 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
       (same file; benchmarks/results/classifier.md, ``clean`` against
       ``clean_edge``).
 
+    loss_mixture : bool (default=False)
+      After the warm-up, also weigh each row's base loss by the probability
+      that its label is clean: a two-component Gaussian mixture fitted once
+      per epoch to the cross-entropy of each row's latest prediction on its
+      label (DivideMix's selection). Multiplies label trust when both are
+      on; needs the edge term. Measured by benchmarks/bench_relation_sweep.py
+      ``--grid mixture`` (results/relation_sweep_mixture.md).
+
     relation_dim : int (default=128)
       Size of the node space (node term): a trainable layer maps the
       student's embeddings into it, a frozen random one the teacher's.
@@ -221,7 +229,7 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
                  forget_rate=None, forget_epochs=10, relation_weight=1.0, edge_weight=1.0,
                  node_weight=0.0, n_neighbors=10, neighbor_spaces=("teacher",),
                  relation_dim=128, relation_warmup=5,
-                 label_trust=1.0, label_trust_self=True,
+                 label_trust=1.0, label_trust_self=True, loss_mixture=False,
                  teacher_features="precomputed", init_from_teacher=True,
                  student_augment=False, augment="auto", augment_strength=0.5,
                  pretrain_epochs="auto", pretrain_lr=1e-3, max_epochs=100, early_stopping=True,
@@ -248,6 +256,7 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
         self.relation_warmup = relation_warmup
         self.label_trust = label_trust
         self.label_trust_self = label_trust_self
+        self.loss_mixture = loss_mixture
         self.teacher_features = teacher_features
         self.init_from_teacher = init_from_teacher
         self.student_augment = student_augment
@@ -318,7 +327,7 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
             relation_dim=self.relation_dim, relation_weight=self.relation_weight,
             edge_weight=self.edge_weight, node_weight=self.node_weight,
             warmup_epochs=self.relation_warmup, label_trust=self.label_trust,
-            trust_self=self.label_trust_self,
+            trust_self=self.label_trust_self, loss_mixture=self.loss_mixture,
             forget_rate=self.forget_rate_ or 0.0,
             forget_epochs=self.forget_epochs, **relations,
         )

@@ -8,6 +8,7 @@ Base losses return one value per sample so that Co-teaching can select
 import functools
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -115,6 +116,34 @@ def label_trust_weights(targets, y, threshold):
     with torch.no_grad():
         ratio = targets.gather(1, y.unsqueeze(1)).squeeze(1) / targets.max(dim=1).values
         return (ratio.nan_to_num(1.0) / threshold).clamp(max=1.0)
+
+
+def clean_probability(losses):
+    """Probability that each loss belongs to the lower of two Gaussians fitted to them.
+
+    DivideMix's split (Li et al., ICLR 2020): under label noise the per-row
+    losses of a network that has not yet memorised form a low mode (mostly
+    right labels) and a high one (mostly wrong); the mixture's posterior of
+    the low mode is each row's chance of a clean label. Losses are scaled to
+    [0, 1] first.
+
+    Parameters
+    ----------
+    losses : ndarray of shape (n,)
+
+    Returns
+    -------
+    ndarray of shape (n,)
+      In [0, 1]; all ones when the losses are all equal.
+    """
+    from sklearn.mixture import GaussianMixture
+
+    spread = np.ptp(losses) if len(losses) else 0.0
+    if len(losses) < 2 or spread <= 0:
+        return np.ones(len(losses))
+    x = ((losses - losses.min()) / spread)[:, None]
+    mixture = GaussianMixture(2, max_iter=10, tol=1e-2, reg_covar=5e-4, random_state=0).fit(x)
+    return mixture.predict_proba(x)[:, mixture.means_[:, 0].argmin()]
 
 
 def _given_label_probability(logits, y):
@@ -251,6 +280,13 @@ class RelationDistillationLoss(nn.Module):
       prediction's backing of its label (both through
       :func:`label_trust_weights`).
 
+    loss_mixture : bool (default=False)
+      From epoch ``warmup_epochs`` on, also weigh each row's base loss by
+      :func:`clean_probability` of the cross-entropy of its latest
+      prediction on its given label, refitted once per epoch over the rows
+      trained on so far (a product with label trust when both apply). Needs
+      the edge term (its prediction table).
+
     forget_rate : float (default=0.0)
       Co-teaching's final share of large-loss samples dropped per batch.
 
@@ -262,11 +298,13 @@ class RelationDistillationLoss(nn.Module):
                  teacher_features=None, teacher_encoder=None, teacher_dim=None,
                  relation_dim=128, relation_weight=1.0, edge_weight=1.0, node_weight=0.0,
                  temperature=0.1, warmup_epochs=0, label_trust=0.0, trust_self=False,
-                 forget_rate=0.0, forget_epochs=10):
+                 loss_mixture=False, forget_rate=0.0, forget_epochs=10):
         super().__init__()
         self.warmup_epochs = warmup_epochs
         self.label_trust = label_trust
         self.trust_self = trust_self
+        self.loss_mixture = loss_mixture
+        self._mixture_epoch = None
         self.base_loss = base_loss
         self.relation_weight = relation_weight
         self.edge_weight = edge_weight
@@ -287,7 +325,11 @@ class RelationDistillationLoss(nn.Module):
             # row has been trained on yet in this fit.
             self.register_buffer("predictions", torch.zeros(n_samples, n_classes))
             self.register_buffer("seen", torch.zeros(n_samples, dtype=torch.bool))
-            ignored += ["neighbors", "neighbor_weights", "predictions", "seen"]
+            # Each row's given label, and its clean probability (loss_mixture).
+            self.register_buffer("labels", torch.zeros(n_samples, dtype=torch.long))
+            self.register_buffer("clean_weights", torch.ones(n_samples))
+            ignored += ["neighbors", "neighbor_weights", "predictions", "seen", "labels",
+                        "clean_weights"]
         self.register_buffer("teacher_features", teacher_features)
         self.teacher_encoder = teacher_encoder
         self.node_student = nn.ModuleList()
@@ -355,6 +397,24 @@ class RelationDistillationLoss(nn.Module):
         return (training and self.label_trust > 0 and self.uses("edge")
                 and epoch >= self.warmup_epochs)
 
+    def mixes(self, epoch, training):
+        """Whether the loss mixture weighs the base loss at this epoch."""
+        return (training and self.loss_mixture and self.uses("edge")
+                and epoch >= self.warmup_epochs)
+
+    def mixture_weights(self, index, epoch):
+        """Clean probability of each row of the batch (see ``loss_mixture``),
+        refitted at the first batch of each epoch."""
+        if self._mixture_epoch != epoch:
+            seen = self.seen.nonzero().squeeze(1)
+            given = self.predictions[seen, self.labels[seen]]
+            losses = -torch.log(given.clamp_min(1e-12)).cpu().double().numpy()
+            self.clean_weights[seen] = torch.as_tensor(
+                clean_probability(losses), dtype=self.clean_weights.dtype,
+                device=self.clean_weights.device)
+            self._mixture_epoch = epoch
+        return self.clean_weights.index_select(0, index)
+
     def trust_weights(self, index, y, targets):
         """Label-trust weight of each row of the batch.
 
@@ -390,8 +450,13 @@ class RelationDistillationLoss(nn.Module):
         weighted by label trust (:meth:`trust_weights`, from the batch's
         neighbour ``targets`` and row ``index``) when it applies."""
         per_sample = [self.base_loss(logits[:, i], y) for i in range(logits.shape[1])]
+        weights = None
         if self.trusts(epoch, training):
             weights = self.trust_weights(index, y, targets)
+        if self.mixes(epoch, training):
+            clean = self.mixture_weights(index, epoch)
+            weights = clean if weights is None else weights * clean
+        if weights is not None:
             per_sample = [loss * weights for loss in per_sample]
         if len(per_sample) == 2 and training:
             rate = forget_schedule(self.forget_rate, epoch, self.forget_epochs)
@@ -399,15 +464,16 @@ class RelationDistillationLoss(nn.Module):
             return [per_sample[0][keep_b].mean(), per_sample[1][keep_a].mean()]
         return [loss.mean() for loss in per_sample]
 
-    def edge_terms(self, logits, index, targets):
+    def edge_terms(self, logits, index, targets, y):
         """Edge term of each network against the batch's neighbour ``targets``;
-        records the batch's predictions."""
+        records the batch's predictions and labels ``y``."""
         # Rows without a trained neighbour have all-zero targets and add 0.
         edges = [neighbor_consistency(logits[:, i], targets).sum() / max(len(index), 1)
                  for i in range(logits.shape[1])]
         with torch.no_grad():
             self.predictions.index_copy_(0, index,
                                          torch.softmax(logits.float(), dim=-1).mean(dim=1))
+            self.labels.index_copy_(0, index, y)
             self.seen.index_fill_(0, index, True)
         return torch.stack(edges)
 
@@ -428,7 +494,7 @@ class RelationDistillationLoss(nn.Module):
         total = torch.stack(base).sum()
         if training:
             for term in self.terms:
-                values = (self.edge_terms(logits, index, targets) if term == "edge"
+                values = (self.edge_terms(logits, index, targets, y) if term == "edge"
                           else self.node_terms(embeddings, index, view))
                 weight = self.edge_weight if term == "edge" else self.node_weight
                 if self.warmup_epochs > 0:

@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from sklearn_rmd.losses import (RelationDistillationLoss, cross_entropy, label_trust_weights,
-                                neighbor_consistency, node_matching, pearson)
+from sklearn_rmd.losses import (RelationDistillationLoss, clean_probability, cross_entropy,
+                                label_trust_weights, neighbor_consistency, node_matching,
+                                pearson)
 
 
 def chain_graph(n, k=2):
@@ -181,6 +182,58 @@ def test_the_classifier_hands_label_trust_self_to_its_criterion(tabular, base_lo
     fast(base_loss=base_loss, label_trust_self=label_trust_self, callbacks=[record],
          max_epochs=1).fit(*tabular)
     assert record.trust_self is label_trust_self
+
+
+# --------------------------------------------------------------- loss mixture
+def test_clean_probability_separates_small_from_large_losses():
+    rng = np.random.RandomState(0)
+    losses = np.concatenate([rng.uniform(0.0, 0.3, 70), rng.uniform(2.0, 3.0, 30)])
+    clean = clean_probability(losses)
+    assert clean[:70].min() > 0.9 and clean[70:].max() < 0.1
+    np.testing.assert_array_equal(clean_probability(np.full(5, 0.7)), np.ones(5))
+
+
+def mixture_base(epoch, recorded_probability):
+    """Base loss (CE of uniform logits) of rows 0-5 labelled 0, weighted by the loss
+    mixture, after every row was predicted with ``recorded_probability[i]`` on
+    class 0."""
+    loss = edge_criterion(loss_mixture=True, warmup_epochs=1)
+    p = torch.tensor(recorded_probability)
+    logits = torch.log(torch.stack([p, (1 - p) / 2, (1 - p) / 2], dim=1)).unsqueeze(1)
+    y, index = torch.zeros(6, dtype=torch.long), torch.arange(6)
+    loss(logits, torch.zeros(6, 1, 4), y, index=index, epoch=0)
+    return loss, loss(torch.zeros(6, 1, 3), torch.zeros(6, 1, 4), y, index=index,
+                      epoch=epoch)["base"].item() / np.log(3)
+
+
+def test_loss_mixture_weighs_down_rows_whose_prediction_contradicts_their_label():
+    backed = [0.99, 0.98, 0.97, 0.99, 0.02, 0.01]  # rows 4 and 5 contradict label 0
+    loss, during_warmup = mixture_base(0, backed)
+    assert during_warmup == pytest.approx(1.0)  # no weights before warmup_epochs
+    loss, after = mixture_base(1, backed)
+    assert after == pytest.approx(4 / 6, abs=0.02)
+    assert loss.clean_weights[4:].max() < 0.05 < 0.95 < loss.clean_weights[:4].min()
+
+
+def test_loss_mixture_is_refitted_once_per_epoch():
+    loss, _ = mixture_base(1, [0.99, 0.98, 0.97, 0.99, 0.02, 0.01])
+    fitted = loss.clean_weights.clone()
+    loss.predictions.fill_(1 / 3)  # every later loss equal: a refit gives all ones
+    torch.testing.assert_close(loss.mixture_weights(torch.arange(6), 1), fitted)
+    torch.testing.assert_close(loss.mixture_weights(torch.arange(6), 2), torch.ones(6))
+
+
+def test_the_classifier_hands_loss_mixture_to_its_criterion(tabular):
+    from conftest import fast
+    from skorch.callbacks import Callback
+
+    class RecordCriterion(Callback):
+        def on_epoch_end(self, net, **kwargs):
+            self.mixes = net.criterion_.mixes(len(net.history) - 1, training=True)
+
+    record = RecordCriterion()
+    fast(loss_mixture=True, relation_warmup=0, callbacks=[record], max_epochs=1).fit(*tabular)
+    assert record.mixes
 
 
 # ------------------------------------------------------------------ node term
