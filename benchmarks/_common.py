@@ -231,9 +231,9 @@ def count_only_flags(detector):
 
 
 def graph_space_accuracy(teacher, spaces, X_train, X_test, y_train, y_test):
-    """:func:`knn_accuracy` (clean labels) in the space where
-    ``RMDClassifier(neighbor_spaces=spaces)`` searches its teacher graph: how
-    well the neighbours the edge term distils follow the true classes."""
+    """:func:`knn_accuracy` (clean labels, training rows to test rows) in the
+    space where ``RMDClassifier(neighbor_spaces=spaces)`` searches its
+    teacher graph: how well neighbourhoods there follow the true classes."""
     import numpy as np
 
     from sklearn_rmd.graph import joint_space

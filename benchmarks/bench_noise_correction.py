@@ -58,7 +58,7 @@ from _common import (add_sweep_arguments, adopt_shard_protocol,  # noqa: E402
                      parse_noise, write_results)
 from _data import splits  # noqa: E402
 from sklearn_rmd import NoisyLabelDetector, RMDClassifier, SimSiamTeacher  # noqa: E402
-from sklearn_rmd.graph import knn_graph, neighbor_label_distribution  # noqa: E402
+from sklearn_rmd.graph import neighbor_vote  # noqa: E402
 from sklearn_rmd.losses import base_loss_function  # noqa: E402
 from sklearn_rmd.noise import make_noisy_labels  # noqa: E402
 
@@ -96,10 +96,10 @@ def columns_from_groups(groups, labels, n_classes):
 
 
 def graph_estimate(teacher, X, labels, n_classes):
-    """``T`` from the teacher's kNN graph: rows grouped by their neighbours'
-    majority label."""
-    indices, similarities = knn_graph(teacher.transform(X), 10)
-    votes = neighbor_label_distribution(indices, similarities, labels, n_classes)
+    """``T`` from the teacher's kNN graph (the default K): rows grouped by
+    their neighbours' majority label."""
+    votes = neighbor_vote(teacher.transform(X), labels, n_classes,
+                          n_neighbors=RMDClassifier().n_neighbors)
     return columns_from_groups(votes.argmax(axis=1), labels, n_classes)
 
 

@@ -133,13 +133,15 @@ def run(args):
                                                                             args.seeds):
         teacher = SimSiamTeacher(input_shape=input_shape, random_state=seed,
                                  **quick).fit(X_train)
+        knn = {"+".join(spaces): graph_space_accuracy(teacher, spaces, X_train, X_test,
+                                                      y_train, y_test)
+               for spaces in SPACE_SETS} if args.grid == "space" else None
         for noise_key, noise_kind, rate in args.noise:
             y_noisy, _ = make_noisy_labels(y_train, rate, kind=noise_kind,
                                            random_state=seed)
             record = dict(kind=kind, noise=noise_key, seed=seed, accuracy={})
-            if args.grid == "space":
-                record["knn"] = {"+".join(spaces): graph_space_accuracy(
-                    teacher, spaces, X_train, X_test, y_train, y_test) for spaces in SPACE_SETS}
+            if knn is not None:
+                record["knn"] = knn
             for name, params, _ in variants(args.grid):
                 model = RMDClassifier(teacher=teacher, input_shape=input_shape,
                                       random_state=seed, **params, **quick)

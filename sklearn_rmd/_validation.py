@@ -174,6 +174,12 @@ def check_teacher_epochs(epochs, name):
         )
 
 
+def is_space_tuple(spaces):
+    """Whether ``spaces`` is a tuple or list of names out of ``SPACES``."""
+    return (isinstance(spaces, (tuple, list))
+            and all(isinstance(s, str) and s in SPACES for s in spaces))
+
+
 def check_classifier_params(clf, n_features):
     """Check RMDClassifier's parameters, before any training."""
     check_network_params(clf, n_features)
@@ -203,12 +209,11 @@ def check_classifier_params(clf, n_features):
     for name in ("label_trust_self", "loss_mixture"):
         if not isinstance(getattr(clf, name), (bool, np.bool_)):
             raise ValueError(f"{name}={getattr(clf, name)!r} must be True or False.")
-    spaces = clf.neighbor_spaces
-    if not (isinstance(spaces, (tuple, list)) and spaces and set(spaces) <= set(SPACES)
-            and len(set(spaces)) == len(spaces)):
+    if not (is_space_tuple(clf.neighbor_spaces) and clf.neighbor_spaces
+            and len(set(clf.neighbor_spaces)) == len(clf.neighbor_spaces)):
         raise ValueError(
-            f"neighbor_spaces={spaces!r}; use a tuple of distinct spaces out of {SPACES}, "
-            "e.g. ('teacher',)."
+            f"neighbor_spaces={clf.neighbor_spaces!r}; use a tuple of distinct spaces "
+            f"out of {SPACES}, e.g. ('teacher',)."
         )
     check_teacher_epochs(clf.pretrain_epochs, "pretrain_epochs")
     check_callbacks(clf.callbacks)
@@ -300,8 +305,7 @@ def check_detector_params(detector, action=None):
             f"noise_fraction={detector.noise_fraction!r} must be in [0, 1), or None."
         )
     spaces = detector.neighbor_spaces
-    if not (spaces == "auto" or (isinstance(spaces, (tuple, list))
-                                 and all(s in SPACES for s in spaces))):
+    if not (spaces == "auto" or is_space_tuple(spaces)):
         raise ValueError(
             f"neighbor_spaces={spaces!r}; use 'auto', () or a tuple of {SPACES}."
         )

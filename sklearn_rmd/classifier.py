@@ -67,7 +67,7 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
     edge_weight, node_weight : float (default=1.0, 0.0)
       Weights of edge and node matching inside the relation term. Edge: each
       row's class distribution is pulled towards the latest predictions for
-      its ``n_neighbors`` nearest rows in the teacher's embedding space.
+      its ``n_neighbors`` nearest rows in ``neighbor_spaces``.
       Node: each row's student embedding must pick out its own teacher
       embedding among the batch's (contrastive; off by default).
 
@@ -78,7 +78,9 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
     neighbor_spaces : tuple of {'teacher', 'input'} (default=('teacher',))
       Where that graph's neighbours are searched: the teacher's embeddings,
       the standardised input columns, or both, ranked by the mean of their
-      cosine similarities (:func:`sklearn_rmd.graph.joint_space`).
+      cosine similarities (:func:`sklearn_rmd.graph.joint_space`): one
+      graph, unlike ``NoisyLabelDetector``'s parameter of the same name,
+      which averages the votes of one graph per space.
 
     relation_warmup : int (default=5)
       Epochs over which the relation term ramps up linearly (epoch e gets
@@ -339,7 +341,7 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
         relations = {}
         embeddings = teacher.transform(X)
         if self.edge_weight > 0:
-            relations["graph"] = self._teacher_graph(X, embeddings)
+            relations["graph"] = self._neighbor_graph(X, embeddings)
         if self.node_weight > 0:
             relations["teacher_dim"] = embeddings.shape[1]
             if self.teacher_features == "precomputed":
@@ -348,7 +350,7 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
                 relations["teacher_encoder"] = copy.deepcopy(teacher.encoder_)
         return relations
 
-    def _teacher_graph(self, X, embeddings):
+    def _neighbor_graph(self, X, embeddings):
         """The kNN graph over the training rows ``X`` in ``neighbor_spaces``,
         given the teacher's ``embeddings`` of them."""
         spaces = [embeddings if space == "teacher" else standardize(X)
@@ -445,7 +447,7 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
                     if self.forget_rate_ is None:  # the edge term's graph, when it has one
                         graph = relations.get("graph")
                         if graph is None:
-                            graph = self._teacher_graph(X, teacher.transform(X))
+                            graph = self._neighbor_graph(X, teacher.transform(X))
                         self.forget_rate_ = min(estimate_noise_rate(graph, y_encoded), 0.5)
                 self.net_ = self._fit_student(X, y_encoded, teacher, relations, seed)
             self.history_ = self._finish(self.net_)

@@ -34,8 +34,9 @@ def estimate_noise_rate(graph, y):
 
     A label-free estimate used for Co-teaching's forget rate when none is
     given. ``graph`` is the ``(indices, similarities)`` of
-    :func:`~sklearn_rmd.graph.knn_graph` over the teacher's embeddings of the
-    rows: the edge term's graph when the fit has one, so that it is built once.
+    :func:`~sklearn_rmd.graph.knn_graph` over the rows in the classifier's
+    ``neighbor_spaces``: the edge term's graph when the fit has one, so that
+    it is built once.
     """
     indices, similarities = graph
     votes = neighbor_label_distribution(indices, similarities, y, int(y.max()) + 1)

@@ -118,7 +118,9 @@ class NoisyLabelDetector(IssueReportMixin, BaseEstimator):
       Where the neighbours are searched. 'input': the standardised input
       columns. 'teacher': the teacher's embeddings (needs an RMDClassifier).
       'auto' uses both when the teacher exists, else 'input'. () switches
-      the relation evidence off.
+      the relation evidence off. Each space gets its own graph and the
+      neighbour label votes are averaged (``RMDClassifier``'s parameter of
+      the same name searches one graph in the spaces together).
 
     knn_backend : {'auto', 'torch', 'faiss', 'hnsw'} (default='auto')
       How the neighbours are found (see :func:`sklearn_rmd.graph.knn_graph`):

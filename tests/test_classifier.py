@@ -269,6 +269,7 @@ BAD_PARAMS = [
     (dict(neighbor_spaces=()), "neighbor_spaces=\\(\\); use a tuple"),
     (dict(neighbor_spaces=("pixels",)), "neighbor_spaces=\\('pixels',\\)"),
     (dict(neighbor_spaces=("input", "input")), "distinct spaces"),
+    (dict(neighbor_spaces=[["teacher"]]), "use a tuple of distinct spaces"),
 ]
 
 

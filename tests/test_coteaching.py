@@ -9,7 +9,7 @@ from sklearn.datasets import make_blobs
 from sklearn_rmd import classifier as classifier_module
 from sklearn_rmd import graph as graph_module
 from sklearn_rmd.coteaching import coteaching_selection, estimate_noise_rate, forget_schedule
-from sklearn_rmd.graph import knn_graph, neighbor_vote
+from sklearn_rmd.graph import knn_graph, neighbor_vote, standardize
 from sklearn_rmd.noise import make_noisy_labels
 
 
@@ -69,6 +69,22 @@ def test_estimated_forget_rate_shares_the_edge_terms_graph(blobs, monkeypatch, r
     graph = knn_graph(model.teacher_.transform(X), model.n_neighbors)
     assert model.forget_rate_ == min(estimate_noise_rate(graph, y_noisy), 0.5)
     assert 0.1 < model.forget_rate_ < 0.5
+
+
+@pytest.mark.parametrize("relation_weight", [0.0, 1.0])
+def test_estimated_forget_rate_reads_the_graph_of_neighbor_spaces(relation_weight):
+    # Overlapping classes, so that the spaces' neighbourhoods differ.
+    X, y = make_blobs(n_samples=300, n_features=8, centers=4, cluster_std=4.0,
+                      random_state=0)
+    X = X.astype(np.float32)
+    y_noisy, _ = make_noisy_labels(y, 0.2, random_state=0)
+    model = fast(base_loss="coteaching", max_epochs=1, random_state=0,
+                 relation_weight=relation_weight, neighbor_spaces=("input",)).fit(X, y_noisy)
+    graph = knn_graph(standardize(X), model.n_neighbors)
+    assert model.forget_rate_ == min(estimate_noise_rate(graph, y_noisy), 0.5)
+    # ... and not the teacher's graph, whose estimate differs here.
+    teacher_graph = knn_graph(model.teacher_.transform(X), model.n_neighbors)
+    assert model.forget_rate_ != min(estimate_noise_rate(teacher_graph, y_noisy), 0.5)
 
 
 def test_neighbor_vote_counts_each_rows_neighbours():
