@@ -132,6 +132,16 @@ def add_sweep_arguments(parser, combine=True):
     return parser
 
 
+def sweep_parser(doc, noise_keys):
+    """The parser of a sweep over the noises ``noise_keys`` by default:
+    ``--quick``, ``--noise`` and :func:`add_sweep_arguments`."""
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smoke run: 2 epochs per stage")
+    parser.add_argument("--noise", nargs="+", type=parse_noise,
+                        default=[parse_noise(k) for k in noise_keys])
+    return add_sweep_arguments(parser)
+
+
 def fill_sweep_defaults(args, name):
     """Seeds 100 101 (100 with ``--quick``), rows no judged benchmark draws, and
     the output prefix of :func:`fill_run_defaults`."""

@@ -44,7 +44,6 @@ one CPU thread), ``--kinds`` and ``--out`` to shard it (then ``--combine`` the
 shards' .json files), ``--quick`` for a smoke run.
 """
 
-import argparse
 import time
 import warnings
 
@@ -54,9 +53,9 @@ pin_threads()
 
 import numpy as np  # noqa: E402
 
-from _common import (add_sweep_arguments, adopt_shard_protocol,  # noqa: E402
-                     count_only_flags, environment_info, fill_sweep_defaults, load_shards,
-                     parse_noise, write_results)
+from _common import (adopt_shard_protocol, count_only_flags,  # noqa: E402
+                     environment_info, fill_sweep_defaults, load_shards, sweep_parser,
+                     write_results)
 from _data import splits  # noqa: E402
 from sklearn_rmd import NoisyLabelDetector, RMDClassifier  # noqa: E402
 from sklearn_rmd.detector import DEFAULT_NETWORK  # noqa: E402
@@ -191,11 +190,7 @@ def markdown(results):
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="smoke run: 2 epochs per stage")
-    parser.add_argument("--noise", nargs="+", type=parse_noise,
-                        default=[parse_noise(k) for k in ("sym20", "sym40", "pair40")])
-    add_sweep_arguments(parser)
+    parser = sweep_parser(__doc__, ("sym20", "sym40", "pair40"))
     return fill_sweep_defaults(parser.parse_args(argv), "detector_sweep")
 
 

@@ -43,7 +43,6 @@ one CPU thread), ``--kinds`` and ``--out`` to shard it (then ``--combine``
 the shards' .json files), ``--quick`` for a smoke run.
 """
 
-import argparse
 import warnings
 
 from _common import pin_threads
@@ -53,9 +52,9 @@ pin_threads()
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from _common import (add_sweep_arguments, adopt_shard_protocol,  # noqa: E402
-                     environment_info, fill_sweep_defaults, load_shards, mean_std,
-                     parse_noise, write_results)
+from _common import (adopt_shard_protocol, environment_info,  # noqa: E402
+                     fill_sweep_defaults, load_shards, mean_std, sweep_parser,
+                     write_results)
 from _data import splits  # noqa: E402
 from sklearn_rmd import NoisyLabelDetector, RMDClassifier, SimSiamTeacher  # noqa: E402
 from sklearn_rmd.graph import neighbor_vote  # noqa: E402
@@ -214,11 +213,7 @@ def markdown(results, noises):
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="smoke run: 2 epochs per stage")
-    parser.add_argument("--noise", nargs="+", type=parse_noise,
-                        default=[parse_noise(k) for k in ("sym20", "sym50", "pair40")])
-    add_sweep_arguments(parser)
+    parser = sweep_parser(__doc__, ("sym20", "sym50", "pair40"))
     return fill_sweep_defaults(parser.parse_args(argv), "noise_correction")
 
 
