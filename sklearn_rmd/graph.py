@@ -269,7 +269,8 @@ def joint_space(*embeddings):
 
     The cosine similarity of two rows of the result is the mean of their
     cosine similarities in the given spaces, so a kNN search over it ranks
-    neighbours by every space at once.
+    neighbours by every space at once. A row of zeros in one space counts
+    there as similarity 0 to every row.
 
     Parameters
     ----------
