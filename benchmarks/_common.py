@@ -132,13 +132,31 @@ def add_sweep_arguments(parser, combine=True):
     return parser
 
 
-def sweep_parser(doc, noise_keys):
-    """The parser of a sweep over the noises ``noise_keys`` by default:
-    ``--quick``, ``--noise`` and :func:`add_sweep_arguments`."""
+def sweep_parser(doc, noise_keys, noise_help=None):
+    """The parser of a sweep: ``--quick``, ``--noise`` and
+    :func:`add_sweep_arguments`.
+
+    Parameters
+    ----------
+    doc : str
+      The script's docstring; its first line describes the parser.
+
+    noise_keys : sequence of str or None
+      Default noises, e.g. ``("sym20", "sym50")``; None leaves ``--noise``
+      None for the script to fill.
+
+    noise_help : str or None (default=None)
+      Help text of ``--noise``.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+    """
     parser = argparse.ArgumentParser(description=doc.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: 2 epochs per stage")
-    parser.add_argument("--noise", nargs="+", type=parse_noise,
-                        default=[parse_noise(k) for k in noise_keys])
+    parser.add_argument("--noise", nargs="+", type=parse_noise, help=noise_help,
+                        default=None if noise_keys is None
+                        else [parse_noise(k) for k in noise_keys])
     return add_sweep_arguments(parser)
 
 

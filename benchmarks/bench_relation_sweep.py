@@ -62,7 +62,6 @@ minutes on one CPU thread), ``--grid trust`` (about twenty) or ``--grid base``
 for a smoke run.
 """
 
-import argparse
 import itertools
 import warnings
 
@@ -72,9 +71,9 @@ pin_threads()
 
 import numpy as np  # noqa: E402
 
-from _common import (add_sweep_arguments, adopt_shard_protocol,  # noqa: E402
-                     environment_info, fill_sweep_defaults, graph_space_accuracy, load_shards,
-                     mean_std, parse_noise, write_results)
+from _common import (adopt_shard_protocol, environment_info,  # noqa: E402
+                     fill_sweep_defaults, graph_space_accuracy, load_shards, mean_std,
+                     parse_noise, sweep_parser, write_results)
 from _data import splits  # noqa: E402
 from sklearn_rmd import RMDClassifier, SimSiamTeacher  # noqa: E402
 from sklearn_rmd.noise import make_noisy_labels  # noqa: E402
@@ -223,14 +222,12 @@ def markdown(results, names):
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="smoke run: 2 epochs per stage")
-    parser.add_argument("--grid", choices=("weight", "trust", "base", "self", "space", "mixture"), default="weight")
-    parser.add_argument("--noise", nargs="+", type=parse_noise, default=None,
-                        help="default sym50 pair40 (weight grid), sym0 sym20 sym50 pair40 "
-                             "(self, space and mixture grids), sym20 sym50 pair40 "
-                             "(the others)")
-    add_sweep_arguments(parser)
+    parser = sweep_parser(__doc__, None,
+                          noise_help="default sym50 pair40 (weight grid), sym0 sym20 sym50 "
+                                     "pair40 (self, space and mixture grids), sym20 sym50 "
+                                     "pair40 (the others)")
+    parser.add_argument("--grid", default="weight",
+                        choices=("weight", "trust", "base", "self", "space", "mixture"))
     args = parser.parse_args(argv)
     if args.noise is None:
         keys = {"weight": ("sym50", "pair40"),

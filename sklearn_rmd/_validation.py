@@ -209,6 +209,13 @@ def check_classifier_params(clf, n_features):
     for name in ("label_trust_self", "loss_mixture"):
         if not isinstance(getattr(clf, name), (bool, np.bool_)):
             raise ValueError(f"{name}={getattr(clf, name)!r} must be True or False.")
+    if clf.loss_mixture and clf.base_loss == "coteaching":
+        # Weighted before the exchange, rows the mixture zeroes would count as
+        # small-loss rows and use up Co-teaching's selection.
+        raise ValueError(
+            "loss_mixture=True does not combine with base_loss='coteaching', which "
+            "selects its own small-loss rows; use one or the other."
+        )
     if not (is_space_tuple(clf.neighbor_spaces) and clf.neighbor_spaces
             and len(set(clf.neighbor_spaces)) == len(clf.neighbor_spaces)):
         raise ValueError(

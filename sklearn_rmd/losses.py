@@ -130,6 +130,7 @@ def clean_probability(losses):
     Parameters
     ----------
     losses : ndarray of shape (n,)
+      Per-row losses, e.g. each row's cross-entropy on its given label.
 
     Returns
     -------
@@ -285,7 +286,8 @@ class RelationDistillationLoss(nn.Module):
       :func:`clean_probability` of the cross-entropy of its latest
       prediction on its given label, refitted once per epoch over the rows
       trained on so far (a product with label trust when both apply). Needs
-      the edge term (its prediction table).
+      the edge term (its prediction table). Under DistributedDataParallel
+      each process fits it to the rows it has trained on.
 
     forget_rate : float (default=0.0)
       Co-teaching's final share of large-loss samples dropped per batch.
@@ -325,11 +327,12 @@ class RelationDistillationLoss(nn.Module):
             # row has been trained on yet in this fit.
             self.register_buffer("predictions", torch.zeros(n_samples, n_classes))
             self.register_buffer("seen", torch.zeros(n_samples, dtype=torch.bool))
-            # Each row's given label, and its clean probability (loss_mixture).
-            self.register_buffer("labels", torch.zeros(n_samples, dtype=torch.long))
-            self.register_buffer("clean_weights", torch.ones(n_samples))
-            ignored += ["neighbors", "neighbor_weights", "predictions", "seen", "labels",
-                        "clean_weights"]
+            ignored += ["neighbors", "neighbor_weights", "predictions", "seen"]
+            if loss_mixture:
+                # Each row's given label, and its clean probability.
+                self.register_buffer("labels", torch.zeros(n_samples, dtype=torch.long))
+                self.register_buffer("clean_weights", torch.ones(n_samples))
+                ignored += ["labels", "clean_weights"]
         self.register_buffer("teacher_features", teacher_features)
         self.teacher_encoder = teacher_encoder
         self.node_student = nn.ModuleList()
@@ -398,13 +401,42 @@ class RelationDistillationLoss(nn.Module):
                 and epoch >= self.warmup_epochs)
 
     def mixes(self, epoch, training):
-        """Whether the loss mixture weighs the base loss at this epoch."""
+        """Whether the loss mixture weighs the base loss at this epoch.
+
+        Parameters
+        ----------
+        epoch : int
+          The epoch, from 0.
+
+        training : bool
+          Whether the batch is a training batch.
+
+        Returns
+        -------
+        bool
+        """
         return (training and self.loss_mixture and self.uses("edge")
                 and epoch >= self.warmup_epochs)
 
     def mixture_weights(self, index, epoch):
-        """Clean probability of each row of the batch (see ``loss_mixture``),
-        refitted at the first batch of each epoch."""
+        """Clean probability of each row of the batch (see ``loss_mixture``).
+
+        The mixture is refitted at the first batch of each epoch, over the
+        rows trained on so far; a row not trained on yet keeps weight 1.
+
+        Parameters
+        ----------
+        index : tensor (n,)
+          Row indices of the batch in the fit's rows.
+
+        epoch : int
+          The epoch, from 0.
+
+        Returns
+        -------
+        tensor (n,)
+          :func:`clean_probability` of each row's latest loss on its label.
+        """
         if self._mixture_epoch != epoch:
             seen = self.seen.nonzero().squeeze(1)
             given = self.predictions[seen, self.labels[seen]]
@@ -464,16 +496,18 @@ class RelationDistillationLoss(nn.Module):
             return [per_sample[0][keep_b].mean(), per_sample[1][keep_a].mean()]
         return [loss.mean() for loss in per_sample]
 
-    def edge_terms(self, logits, index, targets, y):
+    def edge_terms(self, logits, index, targets, y=None):
         """Edge term of each network against the batch's neighbour ``targets``;
-        records the batch's predictions and labels ``y``."""
+        records the batch's predictions (and, for the loss mixture, its
+        labels ``y``)."""
         # Rows without a trained neighbour have all-zero targets and add 0.
         edges = [neighbor_consistency(logits[:, i], targets).sum() / max(len(index), 1)
                  for i in range(logits.shape[1])]
         with torch.no_grad():
             self.predictions.index_copy_(0, index,
                                          torch.softmax(logits.float(), dim=-1).mean(dim=1))
-            self.labels.index_copy_(0, index, y)
+            if self.loss_mixture:
+                self.labels.index_copy_(0, index, y)
             self.seen.index_fill_(0, index, True)
         return torch.stack(edges)
 

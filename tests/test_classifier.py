@@ -264,6 +264,7 @@ BAD_PARAMS = [
     (dict(label_trust=-0.1), r"label_trust=-0.1 must be in \[0, 1\]"),
     (dict(label_trust_self="yes"), "label_trust_self='yes' must be True or False"),
     (dict(loss_mixture=1), "loss_mixture=1 must be True or False"),
+    (dict(loss_mixture=True, base_loss="coteaching"), "does not combine with base_loss"),
     (dict(n_neighbors=0), "n_neighbors=0"),
     (dict(neighbor_spaces="teacher"), "neighbor_spaces='teacher'; use a tuple"),
     (dict(neighbor_spaces=()), "neighbor_spaces=\\(\\); use a tuple"),

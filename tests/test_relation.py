@@ -194,13 +194,15 @@ def test_clean_probability_separates_small_from_large_losses():
 
 
 def mixture_base(epoch, recorded_probability):
-    """Base loss (CE of uniform logits) of rows 0-5 labelled 0, weighted by the loss
-    mixture, after every row was predicted with ``recorded_probability[i]`` on
-    class 0."""
+    """Base loss (CE of uniform logits) of rows 0-5 labelled 0, 1, 2, 0, 1, 2,
+    weighted by the loss mixture, after every row was predicted with
+    ``recorded_probability[i]`` on its label (the rest spread evenly)."""
     loss = edge_criterion(loss_mixture=True, warmup_epochs=1)
     p = torch.tensor(recorded_probability)
-    logits = torch.log(torch.stack([p, (1 - p) / 2, (1 - p) / 2], dim=1)).unsqueeze(1)
-    y, index = torch.zeros(6, dtype=torch.long), torch.arange(6)
+    y, index = torch.tensor([0, 1, 2, 0, 1, 2]), torch.arange(6)
+    probs = ((1 - p) / 2)[:, None].repeat(1, 3)
+    probs[index, y] = p
+    logits = torch.log(probs).unsqueeze(1)
     loss(logits, torch.zeros(6, 1, 4), y, index=index, epoch=0)
     return loss, loss(torch.zeros(6, 1, 3), torch.zeros(6, 1, 4), y, index=index,
                       epoch=epoch)["base"].item() / np.log(3)
@@ -229,11 +231,18 @@ def test_the_classifier_hands_loss_mixture_to_its_criterion(tabular):
 
     class RecordCriterion(Callback):
         def on_epoch_end(self, net, **kwargs):
-            self.mixes = net.criterion_.mixes(len(net.history) - 1, training=True)
+            self.weights = net.criterion_.clean_weights.clone()
 
     record = RecordCriterion()
-    fast(loss_mixture=True, relation_warmup=0, callbacks=[record], max_epochs=1).fit(*tabular)
-    assert record.mixes
+    # Epoch 0 refits over no rows yet; epoch 1 over every training row.
+    fast(loss_mixture=True, relation_warmup=0, callbacks=[record], max_epochs=2,
+         early_stopping=False).fit(*tabular)
+    assert record.weights.min() < 0.5 and record.weights.max() > 0.5
+
+
+def test_loss_mixture_buffers_exist_only_when_it_is_on():
+    assert not hasattr(edge_criterion(), "clean_weights")
+    assert edge_criterion(loss_mixture=True).clean_weights.shape == (6,)
 
 
 # ------------------------------------------------------------------ node term

@@ -296,11 +296,15 @@ def test_teacher_is_never_broadcast_by_ddp():
     expected = {f"teacher_encoder.{name}" for name, _ in teacher.named_parameters()}
     expected |= {f"teacher_encoder.{name}" for name, _ in teacher.named_buffers()}
     expected |= {"teacher_features", "node_teacher.weight", "neighbors", "neighbor_weights",
-                 "predictions", "seen", "labels", "clean_weights"}
+                 "predictions", "seen"}
     assert expected == ignored
     assert not any(name.startswith("node_student") for name in ignored)  # trained: synchronised
     precomputed = losses.RelationDistillationLoss(cross_entropy, 4, 3, graph=graph)
     assert set(precomputed._ddp_params_and_buffers_to_ignore) == {
+        "neighbors", "neighbor_weights", "predictions", "seen"}
+    mixture = losses.RelationDistillationLoss(cross_entropy, 4, 3, graph=graph,
+                                              loss_mixture=True)
+    assert set(mixture._ddp_params_and_buffers_to_ignore) == {
         "neighbors", "neighbor_weights", "predictions", "seen", "labels", "clean_weights"}
 
 
