@@ -358,7 +358,8 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
                   for space in self.neighbor_spaces]
         n_neighbors = min(self.n_neighbors, len(X) - 1)
         return knn_graph(spaces[0] if len(spaces) == 1 else joint_space(*spaces),
-                         n_neighbors, device=self.device_)
+                         n_neighbors, device=self.device_,
+                         learned=tuple(self.neighbor_spaces) == ("teacher",))
 
     def _fit_student(self, X, y, teacher, relations, seed):
         """Stage 2: the student network(s) on the noisy labels, with ``relations``

@@ -20,9 +20,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import brute_force_knn, fast, record_calls, requires_cuda
+from conftest import brute_force_knn, fast, fast_detector, record_calls, requires_cuda
 from sklearn.model_selection import GridSearchCV
 
+from sklearn_rmd import classifier as classifier_module
 from sklearn_rmd import graph, losses, nets
 from sklearn_rmd.graph import knn_graph
 from sklearn_rmd.modules import SimSiamModule, make_encoder
@@ -252,6 +253,37 @@ def test_auto_backend_goes_approximate_only_for_very_large_cpu_graphs(monkeypatc
     knn_graph(np.random.RandomState(0).randn(99, 4), 3)
     knn_graph(_clustered_rows(100), 3)
     assert [kwargs.get("approximate", False) for _, kwargs in calls] == [False, True]
+
+
+@requires_faiss
+def test_auto_backend_goes_approximate_from_fewer_rows_for_learned_embeddings(monkeypatch):
+    calls = record_calls(monkeypatch, graph, "_knn_faiss")
+    monkeypatch.setattr(graph, "FAISS_MIN_ROWS", 50)
+    monkeypatch.setattr(graph, "HNSW_MIN_ROWS", 200)
+    monkeypatch.setattr(graph, "EMBEDDING_HNSW_MIN_ROWS", 100)
+    rows = _clustered_rows(100)
+    knn_graph(rows, 3)
+    knn_graph(rows, 3, learned=True)
+    knn_graph(rows[:99], 3, learned=True)
+    assert [kwargs.get("approximate", False) for _, kwargs in calls] == [False, True, False]
+
+
+@pytest.mark.parametrize("spaces, learned", [(("teacher",), True), (("teacher", "input"), False),
+                                             (("input",), False)])
+def test_only_the_teacher_space_graph_counts_as_learned(monkeypatch, spaces, learned):
+    calls = record_calls(monkeypatch, classifier_module, "knn_graph")
+    X = _clustered_rows(120).astype(np.float32)
+    y = np.arange(120) % 3
+    fast(neighbor_spaces=spaces, max_epochs=1).fit(X, y)
+    assert calls[0][1]["learned"] is learned
+
+
+def test_the_detectors_teacher_graph_counts_as_learned(monkeypatch):
+    calls = record_calls(monkeypatch, graph, "knn_graph")
+    X = _clustered_rows(120).astype(np.float32)
+    fast_detector(neighbor_spaces=("input", "teacher")).fit(X, np.arange(120) % 3)
+    learned = [kwargs.get("learned", False) for _, kwargs in calls]
+    assert learned[:2] == [False, True]
 
 
 def test_hnsw_backend_without_faiss_says_how_to_install(monkeypatch):
