@@ -111,9 +111,10 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
       that its label is clean: a two-component Gaussian mixture fitted once
       per epoch to the cross-entropy of each row's latest prediction on its
       label (DivideMix's selection). Multiplies label trust when both are
-      on; needs the edge term; not with Co-teaching. Off by default: it lost to label trust alone
-      in benchmarks/bench_relation_sweep.py ``--grid mixture``
-      (results/relation_sweep_mixture.md), most on clean labels.
+      on; needs the edge term; not with Co-teaching. Off by default: it
+      lost to label trust alone in benchmarks/bench_relation_sweep.py
+      ``--grid mixture`` (results/relation_sweep_mixture.md), most on
+      clean labels.
 
     relation_dim : int (default=128)
       Size of the node space (node term): a trainable layer maps the

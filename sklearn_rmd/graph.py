@@ -310,12 +310,9 @@ def neighbor_graphs(X, spaces, teacher=None, n_neighbors=10, device="cpu", backe
     """
     graphs = {}
     for space in spaces:
-        if space == "input":
-            graphs[space] = knn_graph(standardize(X), n_neighbors, device=device,
-                                      backend=backend)
-        else:
-            graphs[space] = knn_graph(teacher.transform(X), n_neighbors, device=device,
-                                      backend=backend, learned=True)
+        embeddings = standardize(X) if space == "input" else teacher.transform(X)
+        graphs[space] = knn_graph(embeddings, n_neighbors, device=device, backend=backend,
+                                  learned=space == "teacher")
     return graphs
 
 
