@@ -47,6 +47,14 @@ Protocol
   sym50 and pair40. Rule, fixed before the run: a variant replaces the
   default only with a higher mean accuracy over every cell and no kind x
   noise cell more than 1 point below it.
+* ``--grid momentum`` (results/relation_sweep_momentum.md): the default
+  estimator with the relation term off (weight 0), and with
+  ``target_momentum`` 0 (the prediction table holds each row's latest
+  prediction), 0.5, 0.7 and 0.9 (a temporal ensemble of its predictions);
+  noise sym0, sym20, sym50 and pair40. Rule, fixed before the run: the
+  momentum with the highest mean accuracy over every cell becomes the
+  default if no kind x noise cell is more than 1 point below momentum 0;
+  otherwise the default stays 0.
 * The weight and base grids' result files ran with 40 teacher epochs, before
   ``pretrain_epochs='auto'`` became the default; a rerun trains longer
   teachers.
@@ -57,7 +65,8 @@ Protocol
 Run ``python benchmarks/bench_relation_sweep.py --grid weight`` (about twenty
 minutes on one CPU thread), ``--grid trust`` (about twenty) or ``--grid base``
 (about fifty), ``--grid self`` (about thirty), ``--grid space`` and
-``--grid mixture`` (about thirty each), ``--kinds`` and
+``--grid mixture`` (about thirty each), ``--grid momentum`` (about forty),
+``--kinds`` and
 ``--out`` to shard it (then ``--combine`` the shards' .json files), ``--quick``
 for a smoke run.
 """
@@ -84,6 +93,7 @@ TRUST = ((1.0, 0.0), (1.0, 0.5), (1.0, 1.0), (3.0, 1.0))  # (relation weight, la
 SELF = ((0.5, False), (0.5, True), (1.0, False), (1.0, True))  # (label trust, label_trust_self)
 ALL_BASE_LOSSES = ("ce", "gce", "sce", "coteaching")
 SPACE_SETS = (("teacher",), ("teacher", "input"), ("input",))
+MOMENTA = (0.0, 0.5, 0.7, 0.9)
 
 
 def variants(grid):
@@ -107,6 +117,10 @@ def variants(grid):
         yield "trust", {}, "trust"
         yield "trust x mixture", dict(loss_mixture=True), "trust"
         yield "mixture", dict(label_trust=0.0, loss_mixture=True), "trust"
+    elif grid == "momentum":
+        yield "w=0", dict(relation_weight=0.0), "w=0"
+        for momentum in MOMENTA:
+            yield f"m={momentum:g}", dict(target_momentum=momentum), "m=0"
     elif grid == "space":
         yield "w=0", dict(relation_weight=0.0), "w=0"
         for spaces in SPACE_SETS:
@@ -205,7 +219,8 @@ def markdown(results, names):
     lines += ["", "## Summary (mean ± std over all cells; gain over the grid's reference "
               "variant, in points (weight and base grids: the same base loss with the "
               "relation term off; trust grid: trust off; self and space grids: w=0; "
-              "mixture grid: trust): mean over kind x noise cells, and the worst such cell)", "",
+              "mixture grid: trust; momentum grid: m=0): mean over kind x noise cells, "
+              "and the worst such cell)", "",
               "| variant | accuracy | gain | worst cell |", "|---|---|---|---|"]
     for n in names:
         acc, gain = results["summary"][n], results["gains"][n]
@@ -224,16 +239,18 @@ def markdown(results, names):
 def parse_args(argv=None):
     parser = sweep_parser(__doc__, None,
                           noise_help="default sym50 pair40 (weight grid), sym0 sym20 sym50 "
-                                     "pair40 (self, space and mixture grids), sym20 sym50 "
-                                     "pair40 (the others)")
+                                     "pair40 (self, space, mixture and momentum grids), sym20 "
+                                     "sym50 pair40 (the others)")
     parser.add_argument("--grid", default="weight",
-                        choices=("weight", "trust", "base", "self", "space", "mixture"))
+                        choices=("weight", "trust", "base", "self", "space", "mixture",
+                                 "momentum"))
     args = parser.parse_args(argv)
     if args.noise is None:
         keys = {"weight": ("sym50", "pair40"),
                 "self": ("sym0", "sym20", "sym50", "pair40"),
                 "space": ("sym0", "sym20", "sym50", "pair40"),
-                "mixture": ("sym0", "sym20", "sym50", "pair40")}.get(
+                "mixture": ("sym0", "sym20", "sym50", "pair40"),
+                "momentum": ("sym0", "sym20", "sym50", "pair40")}.get(
                     args.grid, ("sym20", "sym50", "pair40"))
         args.noise = [parse_noise(k) for k in keys]
     name = "relation_sweep" if args.grid == "weight" else f"relation_sweep_{args.grid}"

@@ -206,6 +206,9 @@ def check_classifier_params(clf, n_features):
             raise ValueError(f"{name}={getattr(clf, name)} must be non-negative.")
     if not 0 <= clf.label_trust <= 1:
         raise ValueError(f"label_trust={clf.label_trust} must be in [0, 1] (0 turns it off).")
+    if not 0 <= clf.target_momentum < 1:
+        raise ValueError(f"target_momentum={clf.target_momentum} must be in [0, 1) "
+                         "(0 keeps each row's latest prediction).")
     for name in ("label_trust_self", "loss_mixture"):
         if not isinstance(getattr(clf, name), (bool, np.bool_)):
             raise ValueError(f"{name}={getattr(clf, name)!r} must be True or False.")

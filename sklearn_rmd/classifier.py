@@ -106,6 +106,14 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
       (same file; benchmarks/results/classifier.md, ``clean`` against
       ``clean_edge``).
 
+    target_momentum : float in [0, 1) (default=0.0)
+      Momentum of the table of predictions that the edge term's targets
+      and label trust read: each time a row is trained on, its entry
+      becomes ``target_momentum * old + (1 - target_momentum) * new``, a
+      temporal ensemble of the student's predictions for it, which
+      follows a row that starts to be memorised more slowly than its
+      latest prediction does. 0 keeps the latest prediction.
+
     loss_mixture : bool (default=False)
       After the warm-up, also weigh each row's base loss by the probability
       that its label is clean: a two-component Gaussian mixture fitted once
@@ -233,7 +241,8 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
                  forget_rate=None, forget_epochs=10, relation_weight=1.0, edge_weight=1.0,
                  node_weight=0.0, n_neighbors=10, neighbor_spaces=("teacher",),
                  relation_dim=128, relation_warmup=5,
-                 label_trust=1.0, label_trust_self=True, loss_mixture=False,
+                 label_trust=1.0, label_trust_self=True, target_momentum=0.0,
+                 loss_mixture=False,
                  teacher_features="precomputed", init_from_teacher=True,
                  student_augment=False, augment="auto", augment_strength=0.5,
                  pretrain_epochs="auto", pretrain_lr=1e-3, max_epochs=100, early_stopping=True,
@@ -260,6 +269,7 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
         self.relation_warmup = relation_warmup
         self.label_trust = label_trust
         self.label_trust_self = label_trust_self
+        self.target_momentum = target_momentum
         self.loss_mixture = loss_mixture
         self.teacher_features = teacher_features
         self.init_from_teacher = init_from_teacher
@@ -331,7 +341,8 @@ class RMDClassifier(NetworkBuilderMixin, ClassifierMixin, BaseEstimator):
             relation_dim=self.relation_dim, relation_weight=self.relation_weight,
             edge_weight=self.edge_weight, node_weight=self.node_weight,
             warmup_epochs=self.relation_warmup, label_trust=self.label_trust,
-            trust_self=self.label_trust_self, loss_mixture=self.loss_mixture,
+            trust_self=self.label_trust_self, target_momentum=self.target_momentum,
+            loss_mixture=self.loss_mixture,
             forget_rate=self.forget_rate_ or 0.0,
             forget_epochs=self.forget_epochs, **relations,
         )

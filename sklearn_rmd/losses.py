@@ -281,6 +281,12 @@ class RelationDistillationLoss(nn.Module):
       prediction's backing of its label (both through
       :func:`label_trust_weights`).
 
+    target_momentum : float in [0, 1) (default=0.0)
+      Momentum of the prediction table: a row's entry becomes
+      ``m * old + (1 - m) * new`` each time the row is trained on (its
+      first prediction is kept as it is), a temporal ensemble of its
+      predictions; 0 keeps the latest prediction.
+
     loss_mixture : bool (default=False)
       From epoch ``warmup_epochs`` on, also weigh each row's base loss by
       :func:`clean_probability` of the cross-entropy of its latest
@@ -300,9 +306,10 @@ class RelationDistillationLoss(nn.Module):
                  teacher_features=None, teacher_encoder=None, teacher_dim=None,
                  relation_dim=128, relation_weight=1.0, edge_weight=1.0, node_weight=0.0,
                  temperature=0.1, warmup_epochs=0, label_trust=0.0, trust_self=False,
-                 loss_mixture=False, forget_rate=0.0, forget_epochs=10):
+                 target_momentum=0.0, loss_mixture=False, forget_rate=0.0, forget_epochs=10):
         super().__init__()
         self.warmup_epochs = warmup_epochs
+        self.target_momentum = target_momentum
         self.label_trust = label_trust
         self.trust_self = trust_self
         self.loss_mixture = loss_mixture
@@ -498,14 +505,18 @@ class RelationDistillationLoss(nn.Module):
 
     def edge_terms(self, logits, index, targets, y=None):
         """Edge term of each network against the batch's neighbour ``targets``;
-        records the batch's predictions (and, for the loss mixture, its
-        labels ``y``)."""
+        records the batch's predictions in the table (see ``target_momentum``)
+        and, for the loss mixture, its labels ``y``."""
         # Rows without a trained neighbour have all-zero targets and add 0.
         edges = [neighbor_consistency(logits[:, i], targets).sum() / max(len(index), 1)
                  for i in range(logits.shape[1])]
         with torch.no_grad():
-            self.predictions.index_copy_(0, index,
-                                         torch.softmax(logits.float(), dim=-1).mean(dim=1))
+            latest = torch.softmax(logits.float(), dim=-1).mean(dim=1)
+            if self.target_momentum > 0:
+                momentum = self.target_momentum * self.seen.index_select(0, index).unsqueeze(1)
+                latest = (momentum * self.predictions.index_select(0, index)
+                          + (1.0 - momentum) * latest)
+            self.predictions.index_copy_(0, index, latest)
             if self.loss_mixture:
                 self.labels.index_copy_(0, index, y)
             self.seen.index_fill_(0, index, True)

@@ -263,6 +263,8 @@ BAD_PARAMS = [
     (dict(label_trust=1.5), r"label_trust=1.5 must be in \[0, 1\]"),
     (dict(label_trust=-0.1), r"label_trust=-0.1 must be in \[0, 1\]"),
     (dict(label_trust_self="yes"), "label_trust_self='yes' must be True or False"),
+    (dict(target_momentum=1.0), r"target_momentum=1.0 must be in \[0, 1\)"),
+    (dict(target_momentum=-0.2), r"target_momentum=-0.2 must be in \[0, 1\)"),
     (dict(loss_mixture=1), "loss_mixture=1 must be True or False"),
     (dict(loss_mixture=True, base_loss="coteaching"), "does not combine with base_loss"),
     (dict(n_neighbors=0), "n_neighbors=0"),

@@ -245,6 +245,47 @@ def test_loss_mixture_buffers_exist_only_when_it_is_on():
     assert edge_criterion(loss_mixture=True).clean_weights.shape == (6,)
 
 
+def record_batch(loss, logits, index):
+    """Run ``loss`` on one training batch of single-network ``logits``."""
+    logits = torch.as_tensor(logits).unsqueeze(1)
+    loss(logits, torch.zeros(len(index), 1, 4), torch.zeros(len(index), dtype=torch.long),
+         index=torch.as_tensor(index))
+
+
+def test_target_momentum_keeps_a_temporal_ensemble_of_each_rows_predictions():
+    first, second = torch.tensor([[3.0, 0.0, 0.0]]), torch.tensor([[0.0, 3.0, 0.0]])
+    p_first, p_second = torch.softmax(first, 1)[0], torch.softmax(second, 1)[0]
+    loss = edge_criterion(target_momentum=0.75)
+    record_batch(loss, first, [2])
+    torch.testing.assert_close(loss.predictions[2], p_first)  # first visit: as predicted
+    record_batch(loss, second, [2])
+    torch.testing.assert_close(loss.predictions[2], 0.75 * p_first + 0.25 * p_second)
+    # Row 1's neighbours are rows 2 and 3: its target reads the ensemble.
+    torch.testing.assert_close(loss.neighbor_targets(torch.tensor([1]))[0],
+                               0.75 * p_first + 0.25 * p_second)
+
+
+def test_without_target_momentum_the_table_holds_the_latest_prediction():
+    loss = edge_criterion()
+    record_batch(loss, [[3.0, 0.0, 0.0]], [2])
+    record_batch(loss, [[0.0, 3.0, 0.0]], [2])
+    torch.testing.assert_close(loss.predictions[2],
+                               torch.softmax(torch.tensor([0.0, 3.0, 0.0]), 0))
+
+
+def test_the_classifier_hands_target_momentum_to_its_criterion(tabular):
+    from conftest import fast
+    from skorch.callbacks import Callback
+
+    class RecordCriterion(Callback):
+        def on_train_begin(self, net, **kwargs):
+            self.momentum = net.criterion_.target_momentum
+
+    record = RecordCriterion()
+    fast(target_momentum=0.6, callbacks=[record], max_epochs=1).fit(*tabular)
+    assert record.momentum == 0.6
+
+
 # ------------------------------------------------------------------ node term
 def test_node_matching_rewards_each_row_matching_its_own_teacher_row():
     teacher = torch.randn(16, 8)
